@@ -1,0 +1,5 @@
+"""``python -m codeproof``."""
+
+from codeproof.cli import main
+
+main()

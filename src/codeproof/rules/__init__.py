@@ -1,0 +1,1 @@
+"""codeproof.rules."""
