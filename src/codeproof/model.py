@@ -328,6 +328,28 @@ class Encounter:
                 return note
         raise KeyError(note_id)
 
+    def model_text(self, note_id: str) -> str:
+        """The text a model may see: the note with de-identified spans masked.
+
+        Masking keeps the length (letters -> ``X``, digits -> ``0``, the rest as
+        is), so every offset found in the model text is an offset into the
+        original note: evidence needs no remapping. Without de-identification
+        (``deid_spans`` empty) this is the note text itself.
+        """
+        text = self.note(note_id).text
+        spans = [(s, e) for nid, s, e, _ in self.deid_spans if nid == note_id]
+        if not spans:
+            return text
+        chars = list(text)
+        for start, end in spans:
+            for i in range(start, min(end, len(chars))):
+                c = chars[i]
+                if c.isalpha():
+                    chars[i] = "X"
+                elif c.isdigit():
+                    chars[i] = "0"
+        return "".join(chars)
+
     def with_versions(self, **versions: str) -> Encounter:
         """Return a copy with ``versions`` merged in (later values win)."""
         merged = dict(self.versions)
