@@ -28,6 +28,7 @@ __all__ = [
     "Justification",
     "Mention",
     "Note",
+    "Report",
     "RoutingDecision",
     "RuleFinding",
     "Section",
@@ -284,6 +285,19 @@ class RoutingDecision:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """A structured, PHI-free summary a stage adds (DRG grouping, HCC/RAF, E/M level).
+
+    ``data`` is a JSON document (a string, so the dataclass stays immutable and
+    hashable); it lands in the package under ``extensions[name]``.
+    """
+
+    name: str  # "drg", "hcc", "em_level", ...
+    producer: str  # "rules.drg.v1:msdrg-1.2.0:v43"
+    data: str  # JSON
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StageRecord:
     """What one stage did: name/version, digests in and out, duration."""
 
@@ -318,6 +332,7 @@ class Encounter:
     findings: tuple[RuleFinding, ...] = ()
     justifications: tuple[Justification, ...] = ()
     decisions: tuple[RoutingDecision, ...] = ()
+    reports: tuple[Report, ...] = ()
     stages: tuple[StageRecord, ...] = ()
     versions: tuple[tuple[str, str], ...] = ()  # (component, version)
 
