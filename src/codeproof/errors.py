@@ -36,7 +36,9 @@ identifiers: they name ids, offsets, file names and codes only.
     │   ├── BackendUnavailable           CP-BE-002
     │   └── BackendTimeout               CP-BE-003
     ├── StorageError                     CP-STO-001
-    │   └── NotFound                     CP-STO-002
+    │   ├── NotFound                     CP-STO-002
+    │   ├── InvalidDecision              CP-STO-003
+    │   └── Conflict                     CP-STO-004
     ├── SecurityError                    CP-SEC-001
     │   ├── AccessDenied                 CP-SEC-002
     │   ├── TenantMismatch               CP-SEC-003
@@ -62,10 +64,12 @@ __all__ = [
     "CodeproofError",
     "CodingError",
     "ConfigError",
+    "Conflict",
     "DeidError",
     "EmptyNote",
     "ExpiredPack",
     "IngestError",
+    "InvalidDecision",
     "JustificationError",
     "KeyError_",
     "MalformedInput",
@@ -298,6 +302,20 @@ class NotFound(StorageError):
 
     code = "CP-STO-002"
     http_status = 404
+
+
+class InvalidDecision(StorageError):
+    """A review decision is malformed (unknown action or reason, missing new code)."""
+
+    code = "CP-STO-003"
+    http_status = 422
+
+
+class Conflict(StorageError):
+    """The object is in a state that forbids the change (finalized, key reused)."""
+
+    code = "CP-STO-004"
+    http_status = 409
 
 
 class SecurityError(CodeproofError):

@@ -21,7 +21,11 @@ _BUILTINS: dict[str, dict[str, str]] = {
     "stages": {
         # name                          module:factory(runtime) -> Stage
     },
-    "storage": {},
+    "storage": {
+        "storage.memory.v1": "codeproof.store.factories:memory_store",
+        "storage.postgres.v1": "codeproof.store.factories:postgres_store",
+        "storage.sqlite.v1": "codeproof.store.factories:sqlite_store",
+    },
     "llm": {},
     "vectorstore": {},
     "key_providers": {},

@@ -1,0 +1,95 @@
+"""Registry factories of the storage backends (each takes a Runtime).
+
+- ``storage.sqlite.v1``: embedded default, ``<home>/codeproof.db`` unless
+  ``backends.database_url`` names another SQLite file;
+- ``storage.postgres.v1``: ``backends.database_url`` (``postgresql+psycopg://...``);
+- ``storage.memory.v1``: SQLite ``:memory:`` on one shared connection (tests, demos).
+
+All three run the Alembic migrations to head when opened (idempotent), take the
+sealer from ``runtime.resource("sealer", ...)`` and the audit sink from
+``runtime.resource("audit", ...)`` when the security module provides them.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any
+
+from codeproof.errors import ConfigError
+from codeproof.security.base import NullSealer, Sealer
+from codeproof.store.migrate import upgrade
+from codeproof.store.sql import SqlStore, make_engine
+
+if TYPE_CHECKING:
+    from codeproof.runtime import Runtime
+
+__all__ = ["default_sealer", "memory_store", "postgres_store", "sqlite_store"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_sealer(runtime: Runtime) -> Sealer:
+    """The security module's envelope sealer; ``NullSealer`` only when it is absent.
+
+    Looks for ``codeproof.security.crypto.sealer_from_runtime(runtime)`` then
+    ``EnvelopeSealer.from_runtime(runtime)``. With ``security.encrypt_at_rest =
+    false`` the null sealer is used on purpose.
+    """
+    if not runtime.settings.security.encrypt_at_rest:
+        return NullSealer()
+    if find_spec("codeproof.security.crypto") is None:
+        logger.warning("codeproof.security.crypto is not installed: blobs are NOT encrypted")
+        return NullSealer()
+    module = import_module("codeproof.security.crypto")
+    build = getattr(module, "sealer_from_runtime", None)
+    if build is None and hasattr(module, "EnvelopeSealer"):
+        build = getattr(module.EnvelopeSealer, "from_runtime", None)
+    if build is None:
+        logger.warning("codeproof.security.crypto has no sealer factory: blobs NOT encrypted")
+        return NullSealer()
+    sealer: Sealer = build(runtime)
+    return sealer
+
+
+def _audit_sink(runtime: Runtime, engine: Any) -> Any:
+    def build(_runtime: Runtime) -> Any:
+        if find_spec("codeproof.audit.log") is None:
+            return None
+        audit_log = getattr(import_module("codeproof.audit.log"), "AuditLog", None)
+        return audit_log(engine) if audit_log is not None else None
+
+    return runtime.resource("audit", build)
+
+
+def _open(runtime: Runtime, url: str, *, name: str, memory: bool = False) -> SqlStore:
+    engine = make_engine(url, memory=memory)
+    upgrade(engine)
+    sealer: Sealer = runtime.resource("sealer", default_sealer)
+    return SqlStore(engine, sealer=sealer, name=name, audit=_audit_sink(runtime, engine))
+
+
+def sqlite_store(runtime: Runtime) -> SqlStore:
+    """The embedded SQLite store under ``$CODEPROOF_HOME``."""
+    url = runtime.settings.database_url
+    if not url.startswith("sqlite"):
+        raise ConfigError("storage.sqlite.v1 needs a sqlite:/// database_url", url_scheme=
+                          url.split(":", 1)[0])
+    if url.startswith("sqlite:///") and url != "sqlite://":
+        runtime.settings.home.mkdir(parents=True, exist_ok=True)
+    return _open(runtime, url, name="storage.sqlite.v1")
+
+
+def postgres_store(runtime: Runtime) -> SqlStore:
+    """The PostgreSQL store at ``backends.database_url``."""
+    url = runtime.settings.backends.database_url or ""
+    if not url.startswith("postgresql"):
+        raise ConfigError("storage.postgres.v1 needs backends.database_url = "
+                          "'postgresql+psycopg://user@host/db'")
+    return _open(runtime, url, name="storage.postgres.v1")
+
+
+def memory_store(runtime: Runtime) -> SqlStore:
+    """A throw-away in-memory store (same SQL, same migrations)."""
+    return _open(runtime, "sqlite://", name="storage.memory.v1", memory=True)
