@@ -1,0 +1,53 @@
+# codeproof — the two commands: `make demo` and `make test`.
+# Everything a fresh clone needs is installed from here (PyPI + Debian packages).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+EXTRAS := dev,service,postgres,queue,dense,synthetic,llm,pdf
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all setup demo test test-fast bench lint docs clean browser-deps reference
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+# Compiled reference data (ICD-10-CM FY2026, ICD-10-PCS, ICD-11 titles) under .codeproof/reference
+reference: $(STAMP)
+	$(BIN)/codeproof terminology build
+
+# Debian's chromium for the browser tests (skipped with a reason when this fails).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  >/dev/null 2>&1 || echo "note: chromium not installed; browser tests will skip"; }
+
+demo: $(STAMP) reference
+	rm -rf out/demo
+	$(BIN)/codeproof code examples/ --out out/demo
+	@echo "packages written to out/demo/ (open the .html files in a browser)"
+
+test: $(STAMP) reference browser-deps
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -x -m "not slow" -p no:cacheprovider
+
+bench: $(STAMP) reference
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf out .codeproof .pytest_cache .mypy_cache .ruff_cache
