@@ -48,6 +48,10 @@ bench: $(STAMP) reference
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(PY) tools/gen_reference.py --check
 
 clean:
 	rm -rf out .codeproof .pytest_cache .mypy_cache .ruff_cache
+
+docs: $(STAMP)
+	$(PY) tools/gen_reference.py
