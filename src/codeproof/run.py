@@ -10,28 +10,30 @@ package already exists for the same source bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeproof.errors import CodeproofError, IngestError
+from codeproof.errors import BackendUnavailable, CodeproofError
 from codeproof.export.html import render_html
 from codeproof.export.package import build_package
 from codeproof.ingest import iter_input_files, parse_path
 from codeproof.ingest._common import sha256_bytes
-from codeproof.model import Encounter, Setting
+from codeproof.model import Encounter, Setting, sha256_text
 from codeproof.pipeline import Pipeline
 from codeproof.runtime import Runtime
 from codeproof.security.base import Principal
 
-__all__ = ["BatchReport", "CodingResult", "code_encounter", "code_paths", "write_atomic"]
+__all__ = ["BatchReport", "CodingResult", "code_encounter", "code_paths", "persist_result",
+           "run_pipeline", "write_atomic"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,34 +96,55 @@ def _audit(runtime: Runtime, store: Any) -> Any:
     return runtime.resource("audit", _plain)
 
 
-def code_encounter(runtime: Runtime, encounter: Encounter, *,
-                   principal: Principal | None = None, persist: bool = True) -> CodingResult:
-    """Run the pipeline over ``encounter``, build its package, store and audit it."""
-    principal = principal or Principal.system(encounter.tenant)
-    store = _store(runtime) if persist else None
+def run_pipeline(runtime: Runtime, encounter: Encounter) -> CodingResult:
+    """Run the configured pipeline and build the (unpersisted) package. Pure compute.
+
+    This is what a worker process (or a Ray task) runs; persistence and audit happen
+    in :func:`persist_result`, in the process that owns the store, so the audit
+    chain is appended by one writer in a deterministic order.
+    """
+    coded = _pipeline(runtime).run(encounter)
+    package = build_package(coded, terminology=runtime.terminology)
+    return CodingResult(encounter=coded, package=package)
+
+
+def persist_result(runtime: Runtime, result: CodingResult, *,
+                   principal: Principal | None = None) -> CodingResult:
+    """Append the audit events of a coded encounter, then store it with its package."""
+    coded = result.encounter
+    principal = principal or Principal.system(coded.tenant)
+    store = _store(runtime)
     audit = _audit(runtime, store)
+    package = result.package
     if audit is not None:
-        audit.record("encounter.received", tenant=encounter.tenant, actor=principal.user,
-                     subject=encounter.id,
-                     properties={"source_sha256": encounter.source.sha256,
-                                 "format": encounter.source.format,
-                                 "notes": len(encounter.notes)})
-    coded = _pipeline(runtime).run(encounter, audit=audit, actor=principal.user)
-    head = None
-    if audit is not None:
+        audit.record("encounter.received", tenant=coded.tenant, actor=principal.user,
+                     subject=coded.id,
+                     properties={"source_sha256": coded.source.sha256,
+                                 "format": coded.source.format, "notes": len(coded.notes)})
+        for record in coded.stages:
+            audit.record("stage.completed", tenant=coded.tenant, actor=principal.user,
+                         subject=coded.id, properties=dataclasses.asdict(record))
         event = audit.record(
             "encounter.coded", tenant=coded.tenant, actor=principal.user, subject=coded.id,
             properties={"codes": [f"{c.system}:{c.code}" for c in coded.codes],
                         "confidences": [round(c.confidence, 4) for c in coded.codes],
                         "decisions": [f"{d.system}:{d.code}={d.routing}"
                                       for d in coded.decisions],
+                        "package_sha256": sha256_text(json.dumps(package, sort_keys=True)),
                         "versions": dict(coded.versions)},
         )
-        head = getattr(event, "hash", None)
-    package = build_package(coded, terminology=runtime.terminology, audit_head=head)
+        package = {**package, "audit": {"chain_head": getattr(event, "hash", None)}}
     if store is not None:
         store.save_encounter(coded, package, principal=principal)
     return CodingResult(encounter=coded, package=package)
+
+
+def code_encounter(runtime: Runtime, encounter: Encounter, *,
+                   principal: Principal | None = None, persist: bool = True) -> CodingResult:
+    """Run the pipeline over ``encounter``, build its package, and (by default) store and
+    audit it. The API and the CLI both call this."""
+    result = run_pipeline(runtime, encounter)
+    return persist_result(runtime, result, principal=principal) if persist else result
 
 
 def write_atomic(path: Path, data: str) -> None:
@@ -148,30 +171,122 @@ def _already_done(out_dir: Path, path: Path) -> bool:
         return False
 
 
+_WORKER: dict[str, Runtime] = {}  # per worker *process* only (see _worker_init)
+
+
+def _worker_init(settings_json: str) -> None:
+    """Build one Runtime per worker process (process-local, never in the parent)."""
+    from codeproof.config import Settings
+
+    runtime = Runtime(Settings.model_validate_json(settings_json))
+    _pipeline(runtime)  # load models once, before the first task
+    _WORKER["runtime"] = runtime
+
+
+def _worker_code(path: Path, setting: Setting | None, tenant: str,
+                 region: str) -> CodingResult | CodeproofError:
+    try:
+        encounter = parse_path(path, setting=setting, tenant=tenant, region=region)
+        return run_pipeline(_WORKER["runtime"], encounter)
+    except CodeproofError as exc:
+        return exc
+
+
+def _results(runtime: Runtime, paths: list[Path], *, setting: Setting | None, tenant: str,
+             region: str, workers: int,
+             executor: str) -> Iterator[tuple[Path, CodingResult | CodeproofError]]:
+    """Yield (path, result-or-error) in input order, computing in the chosen executor."""
+    if workers <= 1 or len(paths) <= 1 or executor == "local":
+        for path in paths:
+            try:
+                encounter = parse_path(path, setting=setting, tenant=tenant, region=region)
+                yield path, run_pipeline(runtime, encounter)
+            except CodeproofError as exc:
+                yield path, exc
+        return
+    settings_json = runtime.settings.model_dump_json()
+    if executor == "ray":
+        yield from _ray_results(settings_json, paths, setting=setting, tenant=tenant,
+                                region=region, workers=workers)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # no forked model/thread state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_worker_init, initargs=(settings_json,)) as pool:
+        futures = [pool.submit(_worker_code, path, setting, tenant, region) for path in paths]
+        for path, future in zip(paths, futures, strict=True):
+            yield path, future.result()
+
+
+def _ray_results(settings_json: str, paths: list[Path], *, setting: Setting | None,
+                 tenant: str, region: str,
+                 workers: int) -> Iterator[tuple[Path, CodingResult | CodeproofError]]:
+    """Scale out with Ray (``pip install codeproof[ray]``); local cluster on loopback."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise BackendUnavailable("the ray executor needs the 'ray' extra installed") from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address="local", num_cpus=workers, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+
+    @ray.remote
+    class _Coder:  # one per worker: models load once per actor
+        def __init__(self, settings: str) -> None:
+            _worker_init(settings)
+
+        def code(self, path: str) -> CodingResult | CodeproofError:
+            return _worker_code(Path(path), setting, tenant, region)
+
+    try:
+        actors = [_Coder.remote(settings_json) for _ in range(workers)]  # type: ignore[attr-defined]
+        refs = [actors[i % workers].code.remote(str(p)) for i, p in enumerate(paths)]
+        for path, ref in zip(paths, refs, strict=True):
+            yield path, ray.get(ref)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
 def code_paths(runtime: Runtime, inputs: Iterable[Path], out_dir: Path, *,
                setting: Setting | None = None, tenant: str | None = None,
                resume: bool = False, persist: bool = True, html: bool = True,
+               workers: int = 1, executor: str = "process",
                on_result: Callable[[Path, CodingResult | None, CodeproofError | None], None]
                | None = None) -> BatchReport:
-    """Code every input file (folders expanded) into ``out_dir``; never stop on one bad input."""
+    """Code every input file (folders expanded) into ``out_dir``; never stop on one bad input.
+
+    Configuration problems (an unknown stage name, a missing model) fail fast before
+    any input is read. Per-input problems (malformed input, a stage failing on one
+    note) reject that input with its error code and the batch goes on. With
+    ``workers > 1`` the pipeline runs in worker processes (``executor="process"``)
+    or Ray actors (``executor="ray"``); this process alone writes files, the store
+    and the audit chain, in input order.
+    """
     tenant = tenant or runtime.settings.security.default_tenant
     region = runtime.settings.security.tenant_regions.get(tenant, "US")
+    _pipeline(runtime)  # fail fast on configuration errors
     report = BatchReport()
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
+    todo: list[Path] = []
     for path in iter_input_files(list(inputs)):
         if resume and _already_done(out_dir, path):
             report.skipped.append(path.name)
-            continue
-        try:
-            encounter = parse_path(path, setting=setting, tenant=tenant, region=region)
-            result = code_encounter(runtime, encounter, persist=persist)
-        except IngestError as exc:
-            report.rejected.append((str(path), exc.code, exc.message))
-            logger.warning("rejected input %s: %s", path.name, exc.code)
+        else:
+            todo.append(path)
+    for path, outcome in _results(runtime, todo, setting=setting, tenant=tenant,
+                                  region=region, workers=workers, executor=executor):
+        if isinstance(outcome, CodeproofError):
+            report.rejected.append((str(path), outcome.code, outcome.message))
+            logger.warning("rejected input %s: %s", path.name, outcome.code)
             if on_result is not None:
-                on_result(path, None, exc)
+                on_result(path, None, outcome)
             continue
+        result = persist_result(runtime, outcome) if persist else outcome
         if html:
             write_atomic(out_dir / f"{result.encounter.id}.html",
                          render_html(result.package, list(result.encounter.notes)))

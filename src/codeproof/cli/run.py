@@ -55,6 +55,11 @@ def register(app: typer.Typer) -> None:
         no_store: bool = typer.Option(False, "--no-store", help="Write files only; do not "
                                       "store encounters or audit events in the database."),
         no_html: bool = typer.Option(False, "--no-html", help="Write JSON packages only."),
+        workers: int = typer.Option(1, "--workers", "-j", min=1,
+                                    help="Run the pipeline in N parallel workers."),
+        executor: str = typer.Option("process", "--executor",
+                                     help="process (local worker processes) or ray "
+                                     "(Ray actors; needs the ray extra)."),
         config: Path = typer.Option(None, "--config", help="Config TOML file."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary table."),
     ) -> None:
@@ -63,6 +68,8 @@ def register(app: typer.Typer) -> None:
         Exit 0 when every input was coded, 2 when some input was rejected (each
         named on stderr with its error code; the others are still written).
         """
+        if executor not in ("process", "ray"):
+            raise typer.BadParameter("must be process or ray", param_hint="--executor")
         if setting is not None and setting not in ("inpatient", "outpatient"):
             raise typer.BadParameter("must be inpatient or outpatient", param_hint="--setting")
         runtime = Runtime(load_settings(config))
@@ -74,7 +81,8 @@ def register(app: typer.Typer) -> None:
 
         report = code_paths(runtime, inputs, out, setting=setting,  # type: ignore[arg-type]
                             tenant=tenant, resume=resume, persist=not no_store,
-                            html=not no_html, on_result=on_result)
+                            html=not no_html, workers=workers, executor=executor,
+                            on_result=on_result)
         if not quiet:
             print_summary(report)
         raise typer.Exit(report.exit_code)
