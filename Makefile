@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,service,postgres,queue,dense,synthetic,llm,pdf
+EXTRAS := dev,service,postgres,queue,dense,synthetic,llm,pdf,ray
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: all setup demo test test-fast bench lint docs clean browser-deps reference

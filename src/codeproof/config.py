@@ -127,6 +127,8 @@ class SecuritySettings(_Section):
     encrypt_at_rest: bool = True
     key_file: Path | None = None  # defaults to <home>/keys/master.key
     checkpoint_every: int = 100  # audit events between signed checkpoints
+    kms_key_id: str | None = None  # keys.kms.v1: the KMS key id/ARN that wraps data keys
+    kms_region: str | None = None  # keys.kms.v1: the KMS region (defaults to the SDK's)
 
 
 class ServiceSettings(_Section):

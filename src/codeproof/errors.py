@@ -44,7 +44,8 @@ identifiers: they name ids, offsets, file names and codes only.
     │   ├── TenantMismatch               CP-SEC-003
     │   ├── RegionViolation              CP-SEC-004
     │   ├── KeyError_                    CP-SEC-005
-    │   └── AuthenticationFailed         CP-SEC-006
+    │   ├── AuthenticationFailed         CP-SEC-006
+    │   └── SealedBlobInvalid            CP-SEC-007
     └── AuditError                       CP-AUD-001
         └── AuditChainBroken             CP-AUD-002
 """
@@ -84,6 +85,7 @@ __all__ = [
     "RegionViolation",
     "ResidualPhiDetected",
     "RuleDataError",
+    "SealedBlobInvalid",
     "SecurityError",
     "StageFailed",
     "StorageError",
@@ -358,6 +360,14 @@ class AuthenticationFailed(SecurityError):
 
     code = "CP-SEC-006"
     http_status = 401
+
+
+class SealedBlobInvalid(SecurityError):
+    """A sealed blob is malformed, of an unknown format version, or fails authentication
+    (tampered, or opened under another tenant/subject)."""
+
+    code = "CP-SEC-007"
+    http_status = 422
 
 
 class AuditError(CodeproofError):

@@ -28,7 +28,11 @@ _BUILTINS: dict[str, dict[str, str]] = {
     },
     "llm": {},
     "vectorstore": {},
-    "key_providers": {},
+    "key_providers": {
+        "keys.kms.v1": "codeproof.security.keys:kms_provider",
+        "keys.local_file.v1": "codeproof.security.keys:local_file_provider",
+        "keys.memory.v1": "codeproof.security.keys:memory_provider",
+    },
     "deid_operators": {},
     "writers": {},
     "verifiers": {},
