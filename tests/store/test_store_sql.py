@@ -267,3 +267,27 @@ def test_no_partial_write_and_sealed_at_rest(tmp_path: Path, runtime_factory: An
     store.close()
     raw = (tmp_path / "home" / "codeproof.db").read_bytes()
     assert b"Chest x-ray shows pneumonia" not in raw
+
+
+def test_real_sealer_and_audit_log(tmp_path: Path, runtime_factory: Any) -> None:
+    crypto = pytest.importorskip("codeproof.security.crypto")
+    keys = pytest.importorskip("codeproof.security.keys")
+    pytest.importorskip("codeproof.audit.log")
+    runtime = runtime_factory(tmp_path, "storage.sqlite.v1", sealer=None,
+                              key_providers=keys.MemoryKeyProvider())
+    del runtime._injected["sealer"], runtime._injected["audit"]
+    store = open_store(runtime)
+    assert isinstance(store.sealer, crypto.EnvelopeSealer) and store.audit is not None
+    encounter, package = coded()
+    store.save_encounter(encounter, package, principal=SYSTEM)
+    assert store.get_notes("enc1", principal=CODER)[0]["text"] == NOTE
+    store.record_decision("enc1", principal=CODER, system="ICD-10-CM", code="J18.9",
+                          action="accept", reason="documentation_supports")
+    with pytest.raises(AccessDenied):
+        store.get_notes("enc1", principal=Principal(user="i", role="integration",
+                                                    tenant="default"))
+    names = [e.name for e in store.audit.iter_events(subject="enc1")]
+    assert {"encounter.saved", "code.decision", "access.denied"} <= set(names)
+    assert store.audit.verify().ok
+    store.close()
+    assert b"Chest x-ray shows pneumonia" not in (tmp_path / "home" / "codeproof.db").read_bytes()

@@ -15,9 +15,12 @@ from __future__ import annotations
 import logging
 from importlib import import_module
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
 
 from codeproof.errors import ConfigError
+from codeproof.pipeline import AuditSink
 from codeproof.security.base import NullSealer, Sealer
 from codeproof.store.migrate import upgrade
 from codeproof.store.sql import SqlStore, make_engine
@@ -31,43 +34,37 @@ logger = logging.getLogger(__name__)
 
 
 def default_sealer(runtime: Runtime) -> Sealer:
-    """The security module's envelope sealer; ``NullSealer`` only when it is absent.
+    """The security module's envelope sealer (AES-256-GCM, data keys in the same DB).
 
-    Looks for ``codeproof.security.crypto.sealer_from_runtime(runtime)`` then
-    ``EnvelopeSealer.from_runtime(runtime)``. With ``security.encrypt_at_rest =
-    false`` the null sealer is used on purpose.
+    Delegates to ``codeproof.security.crypto.sealer_from_runtime`` (which honours
+    ``security.encrypt_at_rest`` and an injected ``sealer``); ``NullSealer`` only
+    when that module is not installed.
     """
-    if not runtime.settings.security.encrypt_at_rest:
-        return NullSealer()
     if find_spec("codeproof.security.crypto") is None:
         logger.warning("codeproof.security.crypto is not installed: blobs are NOT encrypted")
-        return NullSealer()
-    module = import_module("codeproof.security.crypto")
-    build = getattr(module, "sealer_from_runtime", None)
-    if build is None and hasattr(module, "EnvelopeSealer"):
-        build = getattr(module.EnvelopeSealer, "from_runtime", None)
-    if build is None:
-        logger.warning("codeproof.security.crypto has no sealer factory: blobs NOT encrypted")
-        return NullSealer()
+        return runtime.resource("sealer", lambda _rt: NullSealer())  # type: ignore[no-any-return]
+    build = import_module("codeproof.security.crypto").sealer_from_runtime
     sealer: Sealer = build(runtime)
     return sealer
 
 
-def _audit_sink(runtime: Runtime, engine: Any) -> Any:
-    def build(_runtime: Runtime) -> Any:
+def _audit_sink(runtime: Runtime, engine: Engine) -> AuditSink | None:
+    """The hash-chained audit log in the store's database (``None`` if not installed)."""
+    def build(rt: Runtime) -> AuditSink | None:
         if find_spec("codeproof.audit.log") is None:
             return None
-        audit_log = getattr(import_module("codeproof.audit.log"), "AuditLog", None)
-        return audit_log(engine) if audit_log is not None else None
+        opener = import_module("codeproof.audit.log").open_audit_log
+        sink: AuditSink = opener(rt.settings, engine=engine)
+        return sink
 
-    return runtime.resource("audit", build)
+    return runtime.resource("audit", build)  # type: ignore[no-any-return]
 
 
 def _open(runtime: Runtime, url: str, *, name: str, memory: bool = False) -> SqlStore:
-    engine = make_engine(url, memory=memory)
+    engine: Engine = runtime.resource("db_engine", lambda _rt: make_engine(url, memory=memory))
     upgrade(engine)
-    sealer: Sealer = runtime.resource("sealer", default_sealer)
-    return SqlStore(engine, sealer=sealer, name=name, audit=_audit_sink(runtime, engine))
+    return SqlStore(engine, sealer=default_sealer(runtime), name=name,
+                    audit=_audit_sink(runtime, engine))
 
 
 def sqlite_store(runtime: Runtime) -> SqlStore:

@@ -8,10 +8,11 @@ write is one ``engine.begin()`` transaction.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,8 +90,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Connection) -> None:
-    # Take the write lock at BEGIN: no lock-upgrade deadlocks between writers.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the lock at BEGIN (no lock-upgrade deadlocks); readers stay deferred.
+    immediate = conn.get_execution_options().get("cp_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _dumps(value: Any) -> str:
@@ -180,6 +182,14 @@ class SqlStore(Store):
     def _open(self, tenant: str, subject: str, blob: bytes) -> Any:
         return json.loads(self.sealer.open(tenant=tenant, subject=subject, blob=bytes(blob)))
 
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); commits on success."""
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(cp_write=True)
+            with conn.begin():
+                yield conn
+
     def _event(self, name: str, principal: Principal, subject: str,
                properties: dict[str, Any]) -> None:
         if self.audit is not None:
@@ -218,19 +228,42 @@ class SqlStore(Store):
     def save_encounter(self, encounter: Encounter, package: dict[str, Any], *,
                        principal: Principal) -> None:
         """Store (or replace) notes + package sealed, and index the codes, atomically."""
-        authorize(principal, "encounter.write", tenant=encounter.tenant)
+        authorize(principal, "encounter.write", tenant=encounter.tenant, audit=self.audit,
+                  subject=encounter.id)
         try:
-            with self._engine.begin() as conn:
-                self.save_encounter_in(conn, encounter, package, principal=principal)
+            sealed = self.seal_encounter(encounter, package)
+            with self.write() as conn:
+                self.save_encounter_in(conn, encounter, package, sealed, principal=principal)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot save encounter {encounter.id!r} "
                                f"({type(exc).__name__})", encounter_id=encounter.id) from exc
         self._event("encounter.saved", principal, encounter.id,
                     {"codes": len(_code_entries(package)), "store": self.name})
 
+    def seal_encounter(self, encounter: Encounter,
+                       package: Mapping[str, Any]) -> dict[str, Any]:
+        """Seal notes, package and CDI query drafts *before* the write transaction.
+
+        Sealing may create the subject's data key (a write of the key store); doing
+        it outside the store's transaction keeps SQLite's single writer free.
+        """
+        tenant = encounter.tenant
+        notes = [{"id": n.id, "text": n.text, "kind": n.kind, "date": n.date}
+                 for n in encounter.notes]
+        return {
+            "notes": self._seal(tenant, encounter.id, notes),
+            "package": self._seal(tenant, encounter.id, dict(package)),
+            "queries": {(e["system"], e["code"]): self._seal(tenant, encounter.id, e["query"])
+                        for e in _code_entries(package) if e["routing"] == "cdi_query"},
+        }
+
     def save_encounter_in(self, conn: Connection, encounter: Encounter,
-                          package: Mapping[str, Any], *, principal: Principal) -> None:
-        """The body of :meth:`save_encounter` inside the caller's transaction (jobs)."""
+                          package: Mapping[str, Any], sealed: Mapping[str, Any], *,
+                          principal: Principal) -> None:
+        """The body of :meth:`save_encounter` inside the caller's transaction (jobs).
+
+        ``sealed`` comes from :meth:`seal_encounter`.
+        """
         tenant = encounter.tenant
         entries = _code_entries(package)
         routing: dict[str, int] = defaultdict(int)
@@ -242,8 +275,6 @@ class SqlStore(Store):
                     + (1.0 - min(review, default=1.0)))
         status = "auto_finalized" if entries and not review else "in_review"
         supported = sum(1 for e in entries if e["evidence"] > 0)
-        notes = [{"id": n.id, "text": n.text, "kind": n.kind, "date": n.date}
-                 for n in encounter.notes]
         now = now_iso()
         key = {"tenant": tenant, "encounter_id": encounter.id}
         conn.execute(delete(t.codes).where(t.codes.c.tenant == tenant,
@@ -267,8 +298,7 @@ class SqlStore(Store):
             drg_weight=_drg_weight(package),
             evidence_support=supported / len(entries) if entries else 1.0,
             attested_by=None, sealer=self.sealer.name,
-            notes_blob=self._seal(tenant, encounter.id, notes),
-            package_blob=self._seal(tenant, encounter.id, dict(package)),
+            notes_blob=sealed["notes"], package_blob=sealed["package"],
         ))
         if entries:
             conn.execute(insert(t.codes), [
@@ -283,7 +313,7 @@ class SqlStore(Store):
         if queries:
             conn.execute(insert(t.cdi_queries), [
                 {**key, "system": e["system"], "code": e["code"],
-                 "text_blob": self._seal(tenant, encounter.id, e["query"]),
+                 "text_blob": sealed["queries"][(e["system"], e["code"])],
                  "status": "draft", "updated_by": principal.user, "updated_at": now,
                  "history_json": _dumps([{"at": now, "by": principal.user,
                                           "status": "draft", "edited": "drafted"}])}
@@ -291,8 +321,8 @@ class SqlStore(Store):
             ])
 
     def get_package(self, encounter_id: str, *, principal: Principal) -> dict[str, Any]:
-        """The decrypted package (a PHI view: audited)."""
-        authorize(principal, "package.read")
+        """The decrypted package (codes, evidence; audited)."""
+        authorize(principal, "package.read", audit=self.audit, subject=encounter_id)
         with self._engine.connect() as conn:
             row = self._encounter_row(conn, principal.tenant, encounter_id)
         package = self._open(row.tenant, row.id, row.package_blob)
@@ -302,8 +332,9 @@ class SqlStore(Store):
         return package
 
     def get_notes(self, encounter_id: str, *, principal: Principal) -> list[dict[str, Any]]:
-        """The decrypted notes (a PHI view: audited)."""
-        authorize(principal, "package.read")
+        """The decrypted notes (a PHI view: audited before it happens)."""
+        authorize(principal, "notes.read", audit=self.audit, subject=encounter_id,
+                  resource="notes")
         with self._engine.connect() as conn:
             row = self._encounter_row(conn, principal.tenant, encounter_id)
         notes = self._open(row.tenant, row.id, row.notes_blob)
@@ -354,7 +385,7 @@ class SqlStore(Store):
                         code: str, action: Action, reason: str, new_code: str | None = None,
                         comment: str = "") -> DecisionRecord:
         """Record one coder decision and move the code's review status, atomically."""
-        authorize(principal, "decision.write")
+        authorize(principal, "decision.write", audit=self.audit, subject=encounter_id)
         if action not in ACTIONS:
             raise InvalidDecision(f"action must be one of {', '.join(ACTIONS)}",
                                   action=str(action))
@@ -368,7 +399,7 @@ class SqlStore(Store):
         if action != "modify":
             new_code = None
         now = now_iso()
-        with self._engine.begin() as conn:
+        with self.write() as conn:
             row = self._encounter_row(conn, principal.tenant, encounter_id)
             if row.status == "finalized":
                 raise Conflict(f"encounter {encounter_id!r} is attested and final",
@@ -425,11 +456,11 @@ class SqlStore(Store):
     def attest(self, encounter_id: str, *, principal: Principal,
                statement: str) -> AttestationRecord:
         """Finalize an encounter once every code it holds for review has a decision."""
-        authorize(principal, "encounter.attest")
+        authorize(principal, "encounter.attest", audit=self.audit, subject=encounter_id)
         if not statement.strip():
             raise InvalidDecision("an attestation needs a statement")
         now = now_iso()
-        with self._engine.begin() as conn:
+        with self.write() as conn:
             row = self._encounter_row(conn, principal.tenant, encounter_id)
             if row.status == "finalized":
                 raise Conflict(f"encounter {encounter_id!r} is already attested",
@@ -468,7 +499,7 @@ class SqlStore(Store):
         """The ``coder``, ``cdi`` or ``audit`` queue of the tenant."""
         if queue not in ("coder", "cdi", "audit"):
             raise InvalidDecision("queue must be one of coder, cdi, audit", queue=queue)
-        authorize(principal, f"queue.{queue}")
+        authorize(principal, f"queue.{queue}", audit=self.audit)
         enc, c = t.encounters, t.codes
         pending = func.sum(case((c.c.status == "pending", 1), else_=0))
         lowest = func.min(c.c.confidence)
@@ -505,7 +536,8 @@ class SqlStore(Store):
     def list_cdi_queries(self, *, principal: Principal,
                          encounter_id: str | None = None) -> list[CdiQuery]:
         """Drafted physician queries of the tenant."""
-        authorize(principal, "cdi.read")
+        authorize(principal, "cdi.read", audit=self.audit, subject=encounter_id or "",
+                  resource="cdi_queries")
         q = t.cdi_queries
         stmt = select(q).where(q.c.tenant == principal.tenant)
         if encounter_id is not None:
@@ -516,7 +548,7 @@ class SqlStore(Store):
     def update_cdi_query(self, query_id: int, *, principal: Principal,
                          text: str | None = None, status: str | None = None) -> CdiQuery:
         """Edit a query's text and/or status; each change is appended to its history."""
-        authorize(principal, "cdi.write")
+        authorize(principal, "cdi.write", audit=self.audit)
         if status is not None and status not in CDI_STATUSES:
             raise InvalidDecision(f"status must be one of {', '.join(CDI_STATUSES)}",
                                   status=status)
@@ -524,7 +556,15 @@ class SqlStore(Store):
             raise InvalidDecision("nothing to update: give text and/or status")
         now = now_iso()
         q = t.cdi_queries
-        with self._engine.begin() as conn:
+        sealed_text: bytes | None = None
+        if text is not None:
+            with self._engine.connect() as conn:
+                owner = conn.execute(select(q.c.encounter_id).where(
+                    q.c.tenant == principal.tenant, q.c.id == query_id)).scalar()
+            if owner is None:
+                raise NotFound(f"no CDI query {query_id}", query_id=query_id)
+            sealed_text = self._seal(principal.tenant, str(owner), text)
+        with self.write() as conn:
             r = conn.execute(select(q).where(q.c.tenant == principal.tenant,
                                              q.c.id == query_id)).first()
             if r is None:
@@ -534,8 +574,8 @@ class SqlStore(Store):
                             "edited": "text" if text is not None else "status"})
             values: dict[str, Any] = {"updated_by": principal.user, "updated_at": now,
                                       "history_json": _dumps(history)}
-            if text is not None:
-                values["text_blob"] = self._seal(r.tenant, r.encounter_id, text)
+            if sealed_text is not None:
+                values["text_blob"] = sealed_text
             if status is not None:
                 values["status"] = status
             conn.execute(update(q).where(q.c.tenant == principal.tenant, q.c.id == query_id)
@@ -550,7 +590,7 @@ class SqlStore(Store):
 
     def analytics(self, *, principal: Principal) -> Analytics:
         """Automation rate, override rates, agreement and the CMI trend (upcoding watch)."""
-        authorize(principal, "analytics.read")
+        authorize(principal, "analytics.read", audit=self.audit)
         tenant = principal.tenant
         with self._engine.connect() as conn:
             n_enc = conn.execute(select(func.count()).select_from(t.encounters).where(
