@@ -77,23 +77,9 @@ def _store(runtime: Runtime) -> Any:
     return runtime.resource("store", open_store)
 
 
-def _audit(runtime: Runtime, store: Any) -> Any:
-    if store is None:
-        return None
-    try:
-        from codeproof.audit import log as audit_log
-    except ImportError:  # pragma: no cover
-        return None
-    if hasattr(audit_log, "open_audit_log"):
-        return runtime.resource(
-            "audit", lambda rt: audit_log.open_audit_log(rt, engine=store.engine))
-
-    def _plain(rt: Runtime) -> Any:
-        log = audit_log.AuditLog(store.engine)
-        log.create_schema()
-        return log
-
-    return runtime.resource("audit", _plain)
+def _audit(store: Any) -> Any:
+    """The store's hash-chained audit log (same database), or None without a store."""
+    return getattr(store, "audit", None) if store is not None else None
 
 
 def run_pipeline(runtime: Runtime, encounter: Encounter) -> CodingResult:
@@ -114,7 +100,7 @@ def persist_result(runtime: Runtime, result: CodingResult, *,
     coded = result.encounter
     principal = principal or Principal.system(coded.tenant)
     store = _store(runtime)
-    audit = _audit(runtime, store)
+    audit = _audit(store)
     package = result.package
     if audit is not None:
         audit.record("encounter.received", tenant=coded.tenant, actor=principal.user,
