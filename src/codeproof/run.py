@@ -10,6 +10,7 @@ package already exists for the same source bytes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -94,6 +95,25 @@ def run_pipeline(runtime: Runtime, encounter: Encounter) -> CodingResult:
     return CodingResult(encounter=coded, package=package)
 
 
+def _record_events(sink: Any, coded: Encounter, package: dict[str, Any], *,
+                   actor: str) -> Any:
+    def rec(name: str, properties: dict[str, Any]) -> Any:
+        return sink.record(name, tenant=coded.tenant, actor=actor, subject=coded.id,
+                           properties=properties)
+
+    rec("encounter.received", {"source_sha256": coded.source.sha256,
+                               "format": coded.source.format, "notes": len(coded.notes)})
+    for record in coded.stages:
+        rec("stage.completed", dataclasses.asdict(record))
+    return rec("encounter.coded", {
+        "codes": [f"{c.system}:{c.code}" for c in coded.codes],
+        "confidences": [round(c.confidence, 4) for c in coded.codes],
+        "decisions": [f"{d.system}:{d.code}={d.routing}" for d in coded.decisions],
+        "package_sha256": sha256_text(json.dumps(package, sort_keys=True)),
+        "versions": dict(coded.versions),
+    })
+
+
 def persist_result(runtime: Runtime, result: CodingResult, *,
                    principal: Principal | None = None) -> CodingResult:
     """Append the audit events of a coded encounter, then store it with its package."""
@@ -103,22 +123,9 @@ def persist_result(runtime: Runtime, result: CodingResult, *,
     audit = _audit(store)
     package = result.package
     if audit is not None:
-        audit.record("encounter.received", tenant=coded.tenant, actor=principal.user,
-                     subject=coded.id,
-                     properties={"source_sha256": coded.source.sha256,
-                                 "format": coded.source.format, "notes": len(coded.notes)})
-        for record in coded.stages:
-            audit.record("stage.completed", tenant=coded.tenant, actor=principal.user,
-                         subject=coded.id, properties=dataclasses.asdict(record))
-        event = audit.record(
-            "encounter.coded", tenant=coded.tenant, actor=principal.user, subject=coded.id,
-            properties={"codes": [f"{c.system}:{c.code}" for c in coded.codes],
-                        "confidences": [round(c.confidence, 4) for c in coded.codes],
-                        "decisions": [f"{d.system}:{d.code}={d.routing}"
-                                      for d in coded.decisions],
-                        "package_sha256": sha256_text(json.dumps(package, sort_keys=True)),
-                        "versions": dict(coded.versions)},
-        )
+        batch = audit.batch() if hasattr(audit, "batch") else contextlib.nullcontext(audit)
+        with batch as sink:  # one transaction for the encounter's events
+            event = _record_events(sink, coded, package, actor=principal.user)
         package = {**package, "audit": {"chain_head": getattr(event, "hash", None)}}
     if store is not None:
         store.save_encounter(coded, package, principal=principal)

@@ -1,0 +1,196 @@
+"""Verification of drafted justifications: the deterministic grounding check.
+
+A drafted statement is accepted only when
+
+1. every cited evidence span exists and its quote is the note's text at its
+   offsets (``note.text[start:end] == quote``);
+2. every phrase the statement text puts in double quotes is verbatim inside one
+   of the statement's cited evidence quotes;
+3. every code the statement names (in ``codes`` or written in its text) is in
+   the encounter's decision set, or appears in a source the statement cites;
+4. every citation is in the retrieved context (knowledge-base hits and rule
+   findings handed to the writer);
+5. the statement rests on something: at least one evidence span or citation.
+
+:class:`GroundingVerifier` (``verifier.grounding.v1``) always runs.
+:class:`ModelVerifier` (``verifier.llm.v1``) runs the same check and then asks a
+second model whether the evidence supports the code. Violations name statement
+numbers, offsets, codes and citations only: never note text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal, Protocol
+
+from codeproof.backends.llm.base import LLMBackend
+from codeproof.errors import BackendError
+from codeproof.model import CodeAssignment, Encounter, Evidence, Statement
+
+__all__ = [
+    "GroundingContext",
+    "GroundingVerifier",
+    "ModelVerifier",
+    "Verdict",
+    "Verifier",
+    "Violation",
+    "quoted_phrases",
+]
+
+ViolationKind = Literal["unparseable", "empty", "unknown_note", "bad_offsets",
+                        "quote_mismatch", "unquoted_claim", "unknown_code",
+                        "unknown_citation", "unsupported", "model_rejected"]
+
+_QUOTED = re.compile(r"\"([^\"]{3,})\"|\u201c([^\u201d]{3,})\u201d")
+_CODE_IN_TEXT = re.compile(r"\b([A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)\b")
+
+
+def quoted_phrases(text: str) -> list[str]:
+    """Phrases a statement puts in straight or curly double quotes."""
+    return [a or b for a, b in _QUOTED.findall(text)]
+
+
+def _norm_code(code: str) -> str:
+    return code.split(":", 1)[-1].upper()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Violation:
+    """Why a statement was rejected (PHI-free)."""
+
+    statement: int  # 0-based index; -1 for the draft as a whole
+    kind: ViolationKind
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """The verifier's decision on one draft."""
+
+    accepted: bool
+    verifier: str
+    violations: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroundingContext:
+    """What a draft may rest on: the decision set and the retrieved sources."""
+
+    codes: frozenset[str]  # canonical codes of the encounter's decision set
+    citations: Mapping[str, str] = field(default_factory=dict)  # citation -> source text
+
+
+class Verifier(Protocol):
+    """Accepts or rejects a drafted justification."""
+
+    @property
+    def name(self) -> str:
+        """The versioned registry name."""
+        ...
+
+    def verify(self, encounter: Encounter, code: CodeAssignment,
+               statements: Sequence[Statement], context: GroundingContext, *,
+               parse_error: str | None = None) -> Verdict:
+        """Return the verdict on ``statements`` drafted for ``code``."""
+        ...
+
+
+def _check_evidence(encounter: Encounter, index: int, item: Evidence) -> Violation | None:
+    try:
+        note = encounter.note(item.note_id)
+    except KeyError:
+        return Violation(statement=index, kind="unknown_note", detail=f"note {item.note_id!r}")
+    if not 0 <= item.start < item.end <= len(note.text):
+        return Violation(statement=index, kind="bad_offsets",
+                         detail=f"[{item.start},{item.end}) of note {note.id}")
+    if note.text[item.start:item.end] != item.quote:
+        return Violation(statement=index, kind="quote_mismatch",
+                         detail=f"[{item.start},{item.end}) of note {note.id}")
+    return None
+
+
+class GroundingVerifier:
+    """``verifier.grounding.v1``: the deterministic grounding check (always runs)."""
+
+    name: ClassVar[str] = "verifier.grounding.v1"
+
+    def violations(self, encounter: Encounter, statements: Sequence[Statement],
+                   context: GroundingContext, *,
+                   parse_error: str | None = None) -> list[Violation]:
+        """Every violation of the five grounding rules, in statement order."""
+        if parse_error is not None:
+            return [Violation(statement=-1, kind="unparseable", detail=parse_error[:80])]
+        if not statements:
+            return [Violation(statement=-1, kind="empty", detail="no statements")]
+        found: list[Violation] = []
+        for index, statement in enumerate(statements):
+            bad = [v for v in (_check_evidence(encounter, index, e)
+                               for e in statement.evidence) if v is not None]
+            found.extend(bad)
+            quotes = [e.quote for e in statement.evidence]
+            for phrase in quoted_phrases(statement.text):
+                if not any(phrase in quote for quote in quotes):
+                    found.append(Violation(statement=index, kind="unquoted_claim",
+                                           detail=f"{len(phrase)}-char quoted phrase"))
+            cited_text = " ".join(context.citations.get(c, "") for c in statement.citations)
+            for citation in statement.citations:
+                if citation not in context.citations:
+                    found.append(Violation(statement=index, kind="unknown_citation",
+                                           detail=citation[:80]))
+            named = {_norm_code(c) for c in statement.codes}
+            named |= {c for c in _CODE_IN_TEXT.findall(statement.text)}
+            for code in sorted(named):
+                if code not in context.codes and code not in cited_text:
+                    found.append(Violation(statement=index, kind="unknown_code", detail=code))
+            if not statement.evidence and not statement.citations:
+                found.append(Violation(statement=index, kind="unsupported",
+                                       detail="no evidence and no citation"))
+        return found
+
+    def verify(self, encounter: Encounter, code: CodeAssignment,
+               statements: Sequence[Statement], context: GroundingContext, *,
+               parse_error: str | None = None) -> Verdict:
+        """Accept when no grounding rule is violated."""
+        found = self.violations(encounter, statements, context, parse_error=parse_error)
+        return Verdict(accepted=not found, verifier=self.name, violations=tuple(found))
+
+
+class ModelVerifier:
+    """``verifier.llm.v1``: grounding check, then a second model's YES/NO."""
+
+    name: ClassVar[str] = "verifier.llm.v1"
+    prompt = "verify_v1.j2"
+
+    def __init__(self, backend: LLMBackend) -> None:
+        self.backend = backend
+        self.grounding = GroundingVerifier()
+
+    def verify(self, encounter: Encounter, code: CodeAssignment,
+               statements: Sequence[Statement], context: GroundingContext, *,
+               parse_error: str | None = None) -> Verdict:
+        """Grounding first; a grounded draft must also get YES from the model."""
+        found = self.grounding.violations(encounter, statements, context,
+                                          parse_error=parse_error)
+        label = f"{self.name}+{self.grounding.name}:{self.backend.model_id}"
+        if found:
+            return Verdict(accepted=False, verifier=label, violations=tuple(found))
+        from codeproof.justify.writer import render_prompt
+
+        prompt = render_prompt(
+            self.prompt, system=code.system, code=code.code, description=code.description,
+            evidence=[encounter.model_text(e.note_id)[e.start:e.end]
+                      for s in statements for e in s.evidence],
+            statements=[s.text for s in statements],
+        )
+        try:
+            answer = self.backend.complete_for(encounter, prompt, max_tokens=4)
+        except BackendError as exc:
+            return Verdict(accepted=False, verifier=label, violations=(
+                Violation(statement=-1, kind="model_rejected",
+                          detail=f"verifier model failed: {type(exc).__name__}"),))
+        if answer.strip().upper().startswith("YES"):
+            return Verdict(accepted=True, verifier=label)
+        return Verdict(accepted=False, verifier=label, violations=(
+            Violation(statement=-1, kind="model_rejected", detail="second model said no"),))
