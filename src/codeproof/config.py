@@ -83,6 +83,8 @@ class RoutingSettings(_Section):
     audit_sample_rate: float = 0.05
     per_setting: dict[str, dict[str, float]] = Field(default_factory=dict)
     per_specialty: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # rule-finding ids that signal a documentation gap (-> cdi_query), matched as substrings
+    cdi_rule_patterns: tuple[str, ...] = ("cdi", "meat", "documentation")
 
 
 class RulesSettings(_Section):
@@ -104,6 +106,12 @@ class JustifySettings(_Section):
     openai_api_key_env: str = "OPENAI_API_KEY"
     llamacpp_model_path: Path | None = None
     covered_endpoint: bool = False  # endpoint has a BAA/DPA for the tenant's region
+    llm_timeout_s: float = 60.0  # per model call
+    llm_max_tokens: int = 384  # per drafted justification
+    rejection_penalty: float = 0.15  # confidence subtracted when a model draft is rejected
+    guidelines_per_code: int = 2  # guideline passages cited per code (template writer)
+    kb_dense: Literal["auto", "on", "off"] = "auto"  # dense half of hybrid retrieval
+    kb_dir: Path | None = None  # defaults to <home>/kb
 
 
 class DeidSettings(_Section):

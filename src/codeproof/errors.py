@@ -31,7 +31,8 @@ identifiers: they name ids, offsets, file names and codes only.
     │   ├── ExpiredPack                  CP-RULE-003
     │   └── MalformedPack                CP-RULE-004
     ├── JustificationError               CP-JUS-001
-    │   └── UngroundedClaim              CP-JUS-002
+    │   ├── UngroundedClaim              CP-JUS-002
+    │   └── KnowledgeBaseError           CP-JUS-003
     ├── BackendError                     CP-BE-001
     │   ├── BackendUnavailable           CP-BE-002
     │   └── BackendTimeout               CP-BE-003
@@ -72,6 +73,7 @@ __all__ = [
     "IngestError",
     "InvalidDecision",
     "JustificationError",
+    "KnowledgeBaseError",
     "KeyError_",
     "MalformedInput",
     "MalformedPack",
@@ -270,6 +272,12 @@ class UngroundedClaim(JustificationError):
     """A drafted statement cites a quote, code or source that is not grounded."""
 
     code = "CP-JUS-002"
+
+
+class KnowledgeBaseError(JustificationError):
+    """The justification knowledge base is corrupt or a document cannot be added."""
+
+    code = "CP-JUS-003"
 
 
 class BackendError(CodeproofError):

@@ -20,22 +20,38 @@ __all__ = ["REGISTRIES", "get_registry"]
 _BUILTINS: dict[str, dict[str, str]] = {
     "stages": {
         # name                          module:factory(runtime) -> Stage
+        "justify.writer.v1": "codeproof.justify.stage:create_justify_stage",
+        "review.route.v1": "codeproof.review.routing:create_routing_stage",
     },
     "storage": {
         "storage.memory.v1": "codeproof.store.factories:memory_store",
         "storage.postgres.v1": "codeproof.store.factories:postgres_store",
         "storage.sqlite.v1": "codeproof.store.factories:sqlite_store",
     },
-    "llm": {},
-    "vectorstore": {},
+    "llm": {
+        "llm.fake.v1": "codeproof.backends.llm.fake:create_fake_llm",
+        "llm.llamacpp.v1": "codeproof.backends.llm.llamacpp:create_llamacpp_llm",
+        "llm.openai_compat.v1": "codeproof.backends.llm.openai_compat:create_openai_llm",
+    },
+    "vectorstore": {
+        "vectorstore.memory.v1": "codeproof.backends.vectorstore.memory:create_memory_store",
+        "vectorstore.pgvector.v1": "codeproof.backends.vectorstore.pgvector:create_pgvector_store",
+    },
     "key_providers": {
         "keys.kms.v1": "codeproof.security.keys:kms_provider",
         "keys.local_file.v1": "codeproof.security.keys:local_file_provider",
         "keys.memory.v1": "codeproof.security.keys:memory_provider",
     },
     "deid_operators": {},
-    "writers": {},
-    "verifiers": {},
+    "writers": {
+        "writer.llamacpp.v1": "codeproof.justify.stage:create_llamacpp_writer",
+        "writer.openai.v1": "codeproof.justify.stage:create_openai_writer",
+        "writer.template.v1": "codeproof.justify.stage:create_template_writer",
+    },
+    "verifiers": {
+        "verifier.grounding.v1": "codeproof.justify.stage:create_grounding_verifier",
+        "verifier.llm.v1": "codeproof.justify.stage:create_model_verifier",
+    },
     "queues": {},
     "rule_packs": {},
     "retrievers": {},
