@@ -107,7 +107,7 @@ def normalize_code(code: str, system: str | None = None) -> str:
     case without dots; ICD-11 keeps its dots. Raises :class:`UnknownCode` for an
     empty string.
     """
-    raw = _squash(code)
+    raw = _squash(code).rstrip(".")
     if not raw:
         raise UnknownCode("empty code", system=system or "")
     chosen = system or infer_system(raw)

