@@ -21,6 +21,10 @@ identifiers: they name ids, offsets, file names and codes only.
     ├── DeidError                        CP-DEID-001
     │   └── ResidualPhiDetected          CP-DEID-002
     ├── NlpError                         CP-NLP-001
+    │   ├── NlpResourceError             CP-NLP-002
+    │   ├── InvalidAssertLine            CP-NLP-003
+    │   ├── MissingAssertField           CP-NLP-004
+    │   └── TargetNotFound               CP-NLP-005
     ├── PipelineError                    CP-PIPE-001
     │   ├── MissingRequirement           CP-PIPE-002
     │   └── StageFailed                  CP-PIPE-003
@@ -79,7 +83,10 @@ __all__ = [
     "MalformedPack",
     "MissingRequirement",
     "ModelArtifactError",
+    "InvalidAssertLine",
+    "MissingAssertField",
     "NlpError",
+    "NlpResourceError",
     "NotFound",
     "PipelineError",
     "ReferenceDataError",
@@ -91,6 +98,7 @@ __all__ = [
     "SecurityError",
     "StageFailed",
     "StorageError",
+    "TargetNotFound",
     "TenantMismatch",
     "UngroundedClaim",
     "UnknownCode",
@@ -205,6 +213,31 @@ class NlpError(CodeproofError):
 
     code = "CP-NLP-001"
     http_status = 422
+
+
+class NlpResourceError(NlpError):
+    """A language resource file (rules, sections, lexicon) is missing or malformed."""
+
+    code = "CP-NLP-002"
+    http_status = 500
+
+
+class InvalidAssertLine(NlpError):
+    """An ``assert`` input line is not a JSON object."""
+
+    code = "CP-NLP-003"
+
+
+class MissingAssertField(NlpError):
+    """An ``assert`` input line lacks ``text`` or ``target`` (or they are not strings)."""
+
+    code = "CP-NLP-004"
+
+
+class TargetNotFound(NlpError):
+    """The target phrase does not occur in the text (case-insensitive)."""
+
+    code = "CP-NLP-005"
 
 
 class PipelineError(CodeproofError):

@@ -20,6 +20,10 @@ __all__ = ["REGISTRIES", "get_registry"]
 _BUILTINS: dict[str, dict[str, str]] = {
     "stages": {
         # name                          module:factory(runtime) -> Stage
+        "nlp.sections.v1": "codeproof.nlp.stages:sections_stage",
+        "nlp.sentences.v1": "codeproof.nlp.stages:sentences_stage",
+        "nlp.mentions.v1": "codeproof.nlp.stages:mentions_stage",
+        "nlp.context.v1": "codeproof.nlp.stages:context_stage",
         "justify.writer.v1": "codeproof.justify.stage:create_justify_stage",
         "review.route.v1": "codeproof.review.routing:create_routing_stage",
     },

@@ -1,0 +1,265 @@
+"""The NLP engine: one object that holds every compiled language resource.
+
+Build it once per :class:`~codeproof.runtime.Runtime` with
+:func:`engine_from_runtime` (shared as ``runtime.resource("nlp", ...)``); the
+pipeline stages and the coding engine both call it. Every method works on a
+plain string and returns offsets into that string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from codeproof.errors import CodeproofError, TargetNotFound
+from codeproof.model import Assertion, Attributes, Mention, Section
+from codeproof.nlp.abbreviations import AbbreviationExpander, AbbreviationMatch
+from codeproof.nlp.attributes import AttributeExtractor
+from codeproof.nlp.context import ContextEngine, Trigger
+from codeproof.nlp.mentions import Lexicon, MentionKind, SpanMatch, terminology_terms
+from codeproof.nlp.sections import SectionDetector, section_at
+from codeproof.nlp.sentences import split_sentences
+
+if TYPE_CHECKING:
+    from codeproof.runtime import Runtime
+
+__all__ = ["NlpEngine", "engine_from_runtime", "find_target"]
+
+logger = logging.getLogger(__name__)
+
+Span = tuple[int, int]
+
+
+def find_target(text: str, target: str) -> Span:
+    """Offsets of ``target`` in ``text``: case-insensitive, any run of white space.
+
+    With several occurrences, prefer one written exactly as ``target``, then
+    one that is not a section header (followed by ``:``), then the first.
+    Raises :class:`TargetNotFound`.
+    """
+    parts = target.split()
+    if not parts:
+        raise TargetNotFound("empty target")
+    pattern = r"\s+".join(re.escape(p) for p in parts)
+    matches = list(re.finditer(pattern, text, re.IGNORECASE))
+    if not matches:
+        raise TargetNotFound("target not found in text", target_length=len(target))
+
+    def rank(match: re.Match[str]) -> tuple[bool, bool, int]:
+        exact = " ".join(match.group(0).split()) == " ".join(parts)
+        header = text[match.end():match.end() + 3].lstrip().startswith(":")
+        return (not exact, header, match.start())
+
+    best = min(matches, key=rank)
+    return best.start(), best.end()
+
+
+def _containing(spans: Sequence[Span], offset: int) -> Span | None:
+    lo, hi = 0, len(spans) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        start, end = spans[mid]
+        if offset < start:
+            hi = mid - 1
+        elif offset >= end:
+            lo = mid + 1
+        else:
+            return spans[mid]
+    return None
+
+
+class NlpEngine:
+    """Sections, sentences, abbreviations, mentions, assertions and attributes."""
+
+    def __init__(self, *, context: ContextEngine | None = None,
+                 sections: SectionDetector | None = None,
+                 abbreviations: AbbreviationExpander | None = None,
+                 attributes: AttributeExtractor | None = None,
+                 lexicon: Lexicon | None = None,
+                 extra_terms: Iterable[tuple[str, MentionKind]] = ()) -> None:
+        self.context = context if context is not None else ContextEngine.default()
+        self.sectionizer = sections if sections is not None else SectionDetector.default()
+        self.abbreviator = (abbreviations if abbreviations is not None
+                            else AbbreviationExpander.default())
+        self.attributor = attributes if attributes is not None else AttributeExtractor.default()
+        self._lexicon = lexicon
+        self._extra_terms = tuple(extra_terms)
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """The mention lexicon, built on first use (term file + abbreviations + extras)."""
+        if self._lexicon is None:
+            self._lexicon = Lexicon.default(abbreviations=self.abbreviator,
+                                            extra_terms=self._extra_terms)
+            logger.info("nlp lexicon built: %d entries", len(self._lexicon))
+        return self._lexicon
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Versions of the language resources (recorded in the Encounter)."""
+        versions = {
+            "nlp.context_rules": self.context.version,
+            "nlp.section_patterns": self.sectionizer.version,
+            "nlp.abbreviations": self.abbreviator.version,
+            "nlp.attributes": self.attributor.version,
+        }
+        if self._lexicon is not None:
+            versions["nlp.lexicon"] = self._lexicon.version
+        return versions
+
+    # -- structure ---------------------------------------------------------------------
+    def sections(self, text: str, *, note_id: str = "") -> tuple[Section, ...]:
+        """Sections of ``text`` (header spans, body spans, canonical names, weights)."""
+        return self.sectionizer.detect(text, note_id=note_id)
+
+    def sentences(self, text: str, *,
+                  sections: Sequence[Section] | None = None) -> list[Span]:
+        """Sentence spans; section headers and bodies always start a sentence."""
+        if sections is None:
+            sections = self.sections(text)
+        breaks = [s.start for s in sections] + [s.body_start for s in sections]
+        return split_sentences(text, breaks=breaks)
+
+    @staticmethod
+    def section_at(sections: Sequence[Section], offset: int) -> Section | None:
+        """The section containing ``offset`` (None before the first header)."""
+        return section_at(list(sections), offset)
+
+    # -- abbreviations -----------------------------------------------------------------
+    def abbreviations(self, text: str) -> list[AbbreviationMatch]:
+        """Abbreviations found in ``text`` with their contextual expansions."""
+        return self.abbreviator.find(text)
+
+    def expand_abbreviations(self, text: str) -> str:
+        """``text`` with abbreviations expanded (offsets change: for matching only)."""
+        return self.abbreviator.expand(text)
+
+    # -- assertions and attributes -----------------------------------------------------
+    def assert_span(self, text: str, start: int, end: int, *,
+                    sentences: Sequence[Span] | None = None,
+                    sections: Sequence[Section] | None = None,
+                    triggers: list[Trigger] | None = None,
+                    note_id: str = "") -> Assertion:
+        """ConText assertion of ``text[start:end]`` plus its section's defaults.
+
+        ``sentences``/``sections`` are computed when not given. A mention in a
+        past-history section is historical; in family history its experiencer
+        is "other" (see ``section_patterns.json``).
+        """
+        if sections is None:
+            sections = self.sections(text, note_id=note_id)
+        if sentences is None:
+            sentences = self.sentences(text, sections=sections)
+        sentence = _containing(sentences, start) or (0, len(text))
+        assertion = self.context.assert_span(text, start, end, sentence=sentence,
+                                             triggers=triggers, note_id=note_id)
+        section = section_at(list(sections), start)
+        if section is not None and start >= section.body_start:
+            definition = self.sectionizer.definition(section.name)
+            if definition is not None:
+                defaults = definition.assertion
+                assertion = dataclasses.replace(
+                    assertion,
+                    historical=assertion.historical or defaults.historical,
+                    hypothetical=assertion.hypothetical or defaults.hypothetical,
+                    experiencer=("other" if defaults.experiencer == "other"
+                                 else assertion.experiencer),
+                )
+        return assertion
+
+    def attributes_for_span(self, text: str, start: int, end: int, *,
+                            sentences: Sequence[Span] | None = None) -> Attributes:
+        """Laterality, acuity, severity/stage, episode and body site of a span."""
+        if sentences is None:
+            sentences = self.sentences(text)
+        sentence = _containing(sentences, start)
+        return self.attributor.extract(text, start, end, sentence=sentence)
+
+    def assert_target(self, text: str, target: str) -> Assertion:
+        """Assertion of the phrase ``target`` in ``text`` (raises TargetNotFound)."""
+        start, end = find_target(text, target)
+        return self.assert_span(text, start, end)
+
+    # -- mentions ----------------------------------------------------------------------
+    def match_terms(self, text: str) -> list[SpanMatch]:
+        """Lexicon hits (term, abbreviation, terminology phrase) in ``text``."""
+        return self.lexicon.match(text)
+
+    def mentions(self, text: str, *, note_id: str, original: str | None = None,
+                 sections: Sequence[Section] | None = None,
+                 sentences: Sequence[Span] | None = None,
+                 producer: str = "nlp.mentions.v1") -> tuple[Mention, ...]:
+        """Mentions found in ``text`` (the model view); ``Mention.text`` from ``original``."""
+        source = original if original is not None else text
+        if sections is None:
+            sections = self.sections(text, note_id=note_id)
+        section_list = list(sections)
+        found: list[Mention] = []
+        for hit in self.lexicon.match(text):
+            if hit.source == "terminology" and text[hit.start:hit.end].isupper() and (
+                hit.end - hit.start <= 3
+            ):
+                continue  # short all-caps tokens from titles are usually not concepts
+            section = section_at(section_list, hit.start)
+            if section is not None and hit.start < section.body_start:
+                continue  # a header ("PAST MEDICAL HISTORY") is not a mention
+            found.append(Mention(
+                id=f"{note_id}:m{hit.start}-{hit.end}",
+                note_id=note_id,
+                start=hit.start,
+                end=hit.end,
+                text=source[hit.start:hit.end],
+                kind=hit.kind,
+                normalized=hit.normalized,
+                section=section.name if section is not None else None,
+                section_weight=section.weight if section is not None else 1.0,
+                producer=producer,
+            ))
+        return tuple(found)
+
+    def annotate(self, mentions: Sequence[Mention], text: str, *,
+                 sentences: Sequence[Span] | None = None,
+                 sections: Sequence[Section] | None = None) -> tuple[Mention, ...]:
+        """Mentions with their assertion and attributes filled (triggers per sentence)."""
+        if sections is None:
+            sections = self.sections(text)
+        if sentences is None:
+            sentences = self.sentences(text, sections=sections)
+        cache: dict[Span, list[Trigger]] = {}
+        out: list[Mention] = []
+        for mention in mentions:
+            sentence = _containing(sentences, mention.start) or (0, len(text))
+            if sentence not in cache:
+                cache[sentence] = self.context.triggers(text, *sentence)
+            assertion = self.assert_span(text, mention.start, mention.end,
+                                         sentences=sentences, sections=sections,
+                                         triggers=cache[sentence], note_id=mention.note_id)
+            attributes = self.attributor.extract(text, mention.start, mention.end,
+                                                 sentence=sentence)
+            out.append(dataclasses.replace(mention, assertion=assertion,
+                                           attributes=attributes))
+        return tuple(out)
+
+
+def _terminology_terms(runtime: Runtime) -> list[tuple[str, MentionKind]]:
+    """Phrases from the terminology when it can be loaded; [] otherwise (logged)."""
+    try:
+        terminology: Any = runtime.terminology
+        return terminology_terms(terminology)
+    except (CodeproofError, ImportError, AttributeError, OSError, TypeError) as exc:
+        logger.warning("nlp: terminology phrases unavailable (%s); using the term list only",
+                       type(exc).__name__)
+        return []
+
+
+def engine_from_runtime(runtime: Runtime) -> NlpEngine:
+    """The runtime's shared engine (``runtime.resource("nlp", ...)``)."""
+
+    def build(rt: Runtime) -> NlpEngine:
+        return NlpEngine(extra_terms=_terminology_terms(rt))
+
+    engine: NlpEngine = runtime.resource("nlp", build)
+    return engine
