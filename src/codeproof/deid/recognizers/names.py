@@ -1,0 +1,295 @@
+"""Personal names: patients, relatives and clinicians.
+
+Evidence combines census name lists, a dictionary of common English and
+medical words, and context: titles ("Dr.", "Mrs"), credentials after or before
+a name ("Jane Doe, RN", "NP Carol"), relationship words ("daughter Thelma"),
+and capitalisation when the note is written in mixed case. A census name that
+is not an ordinary word (``strong``) is a name on its own; one that is also an
+ordinary word (``ambiguous``: "Bill", "White") needs context.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from codeproof.deid.lexicons import Lexicons
+from codeproof.deid.recognizers.base import result
+from codeproof.deid.recognizers.tokens import CaseMode, Token, case_mode, tokenize
+
+__all__ = ["CONTEXT", "NameRecognizer", "WordClass", "invalidate", "word_class"]
+
+WordClass = Literal["never", "strong", "ambiguous", "unknown", "word", "other"]
+
+#: Titles are read from resources/titles.txt; these need a census name after them.
+_WEAK_TITLES: Final[frozenset[str]] = frozenset({"doctor", "miss", "prof", "professor"})
+#: Credentials that may follow a name ("Nancy Jones, RN").
+_AFTER_CREDENTIALS: Final[frozenset[str]] = frozenset(
+    {"rn", "np", "md", "rrt", "lpn", "lvn", "sn", "cna", "msw", "lcsw", "licsw", "phd",
+     "pharmd", "crna", "aprn", "fnp", "acnp", "pa-c", "rd", "cnm", "dpt", "crt"})
+#: Credentials that may precede a name ("NP Carol").
+_BEFORE_CREDENTIALS: Final[frozenset[str]] = frozenset({"np", "rn", "md", "pa", "sn", "rrt"})
+_CALL_VERBS: Final[frozenset[str]] = frozenset(
+    {"called", "visited", "phoned", "telephoned", "updated", "aware", "notified", "came",
+     "stayed", "spoke", "asked", "wants", "states", "stated", "is", "was", "and"})
+CONTEXT: Final[tuple[str, ...]] = ("dr", "mr", "mrs", "ms", "rn", "np", "md", "wife",
+                                   "husband", "son", "daughter")
+
+
+def word_class(token: Token, lex: Lexicons) -> WordClass:
+    """Classify a token for name detection (pure)."""
+    if not token.is_word:
+        return "other"
+    w = token.lower.replace(".", "") if token.kind == "abbr" else token.lower
+    base = w[:-2] if w.endswith("'s") else w
+    if lex.never_name(base) or base in lex.titles or base in lex.relatives:
+        return "never"
+    if base in lex.hospital_words:
+        return "never"
+    in_names = lex.is_name_word(base)
+    common = lex.is_common(base)
+    if in_names and not common:
+        return "strong"
+    if in_names:
+        return "ambiguous"
+    if not common:
+        return "unknown"
+    return "word"
+
+
+def invalidate(tokens: list[Token], first: int, last: int) -> bool:
+    """Reject a candidate name made only of single letters or digits (pure)."""
+    words = [t for t in tokens[first:last + 1] if t.is_word]
+    return not words or all(len(t.text) == 1 for t in words)
+
+
+class NameRecognizer(EntityRecognizer):  # type: ignore[misc]
+    """Lexicon + context recognizer for personal names (entity ``NAME``)."""
+
+    def __init__(self, lexicons: Lexicons) -> None:
+        self.lex = lexicons
+        super().__init__(supported_entities=["NAME"], name="deid.names.v1",
+                         supported_language="en", context=list(CONTEXT))
+
+    def load(self) -> None:
+        """Lexicons are injected; nothing to load."""
+
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        """Return NAME results for ``text``."""
+        if entities and "NAME" not in entities:
+            return []
+        return [result("NAME", s, e, score, self.name, rule)
+                for s, e, score, rule in self.find(text)]
+
+    # -- detection ------------------------------------------------------------------
+    def find(self, text: str) -> list[tuple[int, int, float, str]]:
+        """Name spans as ``(start, end, score, rule)``."""
+        tokens = tokenize(text)
+        mode = case_mode(text)
+        classes = [word_class(t, self.lex) for t in tokens]
+        flags: dict[int, tuple[float, str]] = {}
+
+        def cap_ok(i: int) -> bool:
+            return mode != "mixed" or tokens[i].capitalized
+
+        def is_initial(i: int) -> bool:
+            t = tokens[i]
+            return t.kind == "word" and len(t.text) == 1 and t.text.isalpha() and (
+                mode != "mixed" or t.text.isupper())
+
+        def flag(i: int, score: float, rule: str) -> None:
+            if i not in flags or flags[i][0] < score:
+                flags[i] = (score, rule)
+
+        n = len(tokens)
+        for i, tok in enumerate(tokens):
+            w = tok.lower.replace(".", "")
+            cls = classes[i]
+            # R1: titles
+            if w in self.lex.titles or tok.lower in self.lex.titles:
+                j = i + 1
+                if j < n and tokens[j].text == ".":
+                    j += 1
+                self._title_chain(tokens, classes, j, weak=w in _WEAK_TITLES,
+                                  flag=flag, cap_ok=cap_ok, is_initial=is_initial)
+            # R2: credential after a name
+            if w in _AFTER_CREDENTIALS and (tok.kind == "abbr" or tok.text.isupper()
+                                            or mode != "mixed"):
+                self._before_credential(tokens, classes, i, flag, is_initial)
+            # R2b: credential before a name
+            if w in _BEFORE_CREDENTIALS and i + 1 < n and classes[i + 1] in (
+                    "strong", "ambiguous") and tokens[i + 1].lower in self.lex.first_names:
+                flag(i + 1, 0.7, "credential_before")
+            # R3: relationship words
+            if cls == "never" and (tok.lower in self.lex.relatives or w in self.lex.relatives):
+                self._relative(tokens, classes, i, mode, flag)
+            # R4: a census name that is not a word
+            if cls == "strong" and len(tok.text) >= 3 and cap_ok(i):
+                flag(i, 0.55, "lexicon")
+            # R5: "J. Chang", "D. Phyl": an initial with its period, then a name
+            if (tok.kind == "word" and len(tok.text) == 1 and tok.text.isupper()
+                    and i + 2 < n and tokens[i + 1].text == "."
+                    and tokens[i + 1].start == tok.end and tokens[i + 2].is_word
+                    and classes[i + 2] in ("strong", "ambiguous", "unknown")
+                    and tokens[i + 2].capitalized and len(tokens[i + 2].text) > 2):
+                flag(i, 0.7, "initial")
+                flag(i + 2, 0.7, "initial")
+            # R7: "<First name> called / visited"
+            if (cls in ("strong", "ambiguous") and tok.lower in self.lex.first_names
+                    and cap_ok(i) and i + 1 < n and tokens[i + 1].lower in _CALL_VERBS):
+                flag(i, 0.6, "call_verb")
+            # R6: "<Name> family"
+            if tok.lower == "family" and i > 0 and classes[i - 1] in ("strong", "ambiguous") \
+                    and cap_ok(i - 1):
+                flag(i - 1, 0.6, "family")
+        self._extend(tokens, classes, flags, mode, is_initial)
+        return self._spans(text, tokens, flags)
+
+    def _title_chain(self, tokens: list[Token], classes: list[WordClass], j: int, *,
+                     weak: bool, flag: Any, cap_ok: Any, is_initial: Any) -> None:
+        n = len(tokens)
+        taken = 0
+        while j < n and taken < 3:
+            cls = classes[j]
+            if cls == "never" and self._clinical_name(tokens[j]) and cap_ok(j):
+                cls = "ambiguous"
+            if cls in ("never", "other") and not is_initial(j):
+                break
+            if taken == 0:
+                if weak and cls not in ("strong", "ambiguous"):
+                    break
+                if cls == "word" and not cap_ok(j):
+                    break
+            elif cls == "word" and not is_initial(j):
+                break
+            flag(j, 0.85, "title")
+            taken += 1
+            j += 1
+            if j < n and tokens[j].text in (".", "-") and tokens[j].start == tokens[j - 1].end:
+                j += 1
+            if j < n and tokens[j].lower == "and" and j + 1 < n and classes[j + 1] in (
+                    "strong", "ambiguous", "unknown") and cap_ok(j + 1):
+                j += 1
+
+    def _clinical_name(self, token: Token) -> bool:
+        """A clinical word that is also a census name ("Foley", "Art", "Ed")."""
+        w = token.lower
+        return (w in self.lex.clinical_terms and w not in self.lex.stopwords
+                and w not in self.lex.credentials and w not in self.lex.titles
+                and w not in self.lex.relatives and self.lex.is_name_word(w))
+
+    def _before_credential(self, tokens: list[Token], classes: list[WordClass], i: int,
+                           flag: Any, is_initial: Any) -> None:
+        j = i - 1
+        if j >= 0 and tokens[j].text == ",":
+            j -= 1
+        chain: list[int] = []
+        while j >= 0 and len(chain) < 4:
+            tok = tokens[j]
+            if tok.text in (".", "-") and j > 0 and tokens[j - 1].end == tok.start:
+                j -= 1
+                continue
+            if classes[j] in ("strong", "ambiguous", "unknown") or is_initial(j):
+                chain.append(j)
+                j -= 1
+                continue
+            break
+        if not chain:
+            return
+        named = sum(1 for k in chain if classes[k] in ("strong", "ambiguous"))
+        if named >= 1 or len(chain) >= 2:
+            for k in chain:
+                flag(k, 0.8, "credential_after")
+
+    def _relative(self, tokens: list[Token], classes: list[WordClass], i: int,
+                  mode: CaseMode, flag: Any) -> None:
+        n = len(tokens)
+        j = i + 1
+        skipped = 0
+        while j < n and skipped < 4 and (tokens[j].kind == "punct" and tokens[j].text in
+                                         ",-:(" or tokens[j].lower in ("named", "'s")):
+            j += 1
+            skipped += 1
+        while j < n:
+            tok = tokens[j]
+            cls = classes[j]
+            ok = (cls == "strong" or (cls == "ambiguous" and tok.lower in self.lex.first_names)
+                  or (cls == "unknown" and len(tok.text) > 2
+                      and (mode != "mixed" or tok.capitalized))
+                  or (cls == "never" and self._clinical_name(tok)
+                      and (mode != "mixed" or tok.capitalized)))
+            if not ok:
+                return
+            flag(j, 0.75, "relative")
+            # lists: "Sons David, Morris and Roger"
+            k = j + 1
+            if k < n and tokens[k].lower in (",", "and", "&"):
+                k += 1
+                if k < n and tokens[k].lower == "and":
+                    k += 1
+                j = k
+                continue
+            return
+
+    def _extend(self, tokens: list[Token], classes: list[WordClass],
+                flags: dict[int, tuple[float, str]], mode: CaseMode, is_initial: Any) -> None:
+        changed = True
+        while changed:
+            changed = False
+            for i in sorted(flags):
+                for step in (-1, 1):
+                    j = i + step
+                    # skip an initial's period or a hyphen glued to both sides
+                    if 0 <= j < len(tokens) and tokens[j].text in (".", "-"):
+                        left, right = (j - 1, j + 1)
+                        if 0 <= left and right < len(tokens) and (
+                                tokens[left].end == tokens[j].start
+                                and (tokens[j].text == "." or tokens[right].start
+                                     == tokens[j].end)):
+                            j += step
+                    if not 0 <= j < len(tokens) or j in flags:
+                        continue
+                    a, b = (j, i) if j < i else (i, j)
+                    if "\n" in _between(tokens, a, b):
+                        continue
+                    cls = classes[j]
+                    tok = tokens[j]
+                    ok = (cls == "strong" or is_initial(j)
+                          or (cls == "ambiguous" and (mode != "mixed" or tok.capitalized))
+                          or (cls == "unknown" and len(tok.text) > 2
+                              and (mode != "mixed" or tok.capitalized)))
+                    if ok:
+                        flags[j] = (flags[i][0] * 0.9, "extend")
+                        changed = True
+
+    def _spans(self, text: str, tokens: list[Token],
+               flags: dict[int, tuple[float, str]]) -> list[tuple[int, int, float, str]]:
+        spans: list[tuple[int, int, float, str]] = []
+        run: list[int] = []
+
+        def close() -> None:
+            if run and not invalidate(tokens, run[0], run[-1]):
+                score = max(flags[k][0] for k in run)
+                rule = flags[max(run, key=lambda k: flags[k][0])][1]
+                spans.append((tokens[run[0]].start, tokens[run[-1]].end, score, rule))
+            run.clear()
+
+        for i in sorted(flags):
+            if run:
+                gap = text[tokens[run[-1]].end:tokens[i].start]
+                between = tokens[run[-1] + 1:i]
+                if i - run[-1] <= 3 and "\n" not in gap and all(
+                        t.text in (".", "-") for t in between):
+                    run.append(i)
+                    continue
+                close()
+            run.append(i)
+        close()
+        return spans
+
+
+def _between(tokens: list[Token], a: int, b: int) -> str:
+    return "".join(t.text for t in tokens[a + 1:b] if t.kind == "nl") + (
+        "\n" if any(t.kind == "nl" for t in tokens[a + 1:b]) else "")
