@@ -94,6 +94,9 @@ class RulesSettings(_Section):
     payer: str | None = None
     drg_version: str = "v43"
     hcc_model: str = "CMS-HCC Model V28"
+    ncci_dir: Path | None = None  # user-supplied CMS NCCI PTP/MUE files
+    ncci_claim_type: Literal["practitioner", "hospital"] = "practitioner"
+    families: tuple[str, ...] = ()  # rule families to run; empty = all
 
 
 class JustifySettings(_Section):

@@ -322,6 +322,7 @@ class Encounter:
     date_of_service: str | None = None  # ISO date
     payer: str | None = None
     procedures_billed: tuple[str, ...] = ()  # CPT/HCPCS code numbers from a claim
+    place_of_service: str | None = None  # CMS place-of-service code, e.g. "11" (office)
     deidentified: bool = False
     deid_spans: tuple[tuple[str, int, int, str], ...] = ()  # (note_id, start, end, type)
     sentences: tuple[Sentence, ...] = ()

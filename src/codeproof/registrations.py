@@ -20,6 +20,7 @@ __all__ = ["REGISTRIES", "get_registry"]
 _BUILTINS: dict[str, dict[str, str]] = {
     "stages": {
         # name                          module:factory(runtime) -> Stage
+        "rules.validate.v1": "codeproof.rules.stage:make_validate_stage",
         "deid.engine.v1": "codeproof.deid.engine:make_stage",
         "nlp.sections.v1": "codeproof.nlp.stages:sections_stage",
         "nlp.sentences.v1": "codeproof.nlp.stages:sentences_stage",
@@ -62,7 +63,19 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "verifier.llm.v1": "codeproof.justify.stage:create_model_verifier",
     },
     "queues": {},
-    "rule_packs": {},
+    "rule_packs": {
+        # rule families (classes called as (claim, context) -> findings)
+        "rules.cdi.v1": "codeproof.rules.cdi:CdiRules",
+        "rules.drg.v1": "codeproof.rules.drg:DrgRules",
+        "rules.em.v1": "codeproof.rules.em:EmRules",
+        "rules.hcc.v1": "codeproof.rules.hcc:HccRules",
+        "rules.icd10cm.v1": "codeproof.rules.icd10cm_tabular:TabularRules",
+        "rules.mce.v1": "codeproof.rules.mce:MceRules",
+        "rules.modifiers.v1": "codeproof.rules.ncci:ModifierRules",
+        "rules.ncci.v1": "codeproof.rules.ncci:NcciRules",
+        "rules.necessity.v1": "codeproof.rules.necessity:NecessityRules",
+        "rules.payer.v1": "codeproof.rules.payer:PayerRules",
+    },
     "retrievers": {},
 }
 

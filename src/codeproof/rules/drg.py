@@ -1,0 +1,198 @@
+"""MS-DRG grouping via ``msdrg`` (MIT; CMS grouper logic v40-v44), with CC/MCC detail.
+
+:class:`DrgGrouper` wraps the native grouper and returns a frozen
+:class:`DrgResult` (DRG, MDC, CMS title, severity, and each secondary
+diagnosis' CC/MCC level and whether it drove the DRG). The rule family ``drg``
+reports, for inpatient claims only, the assignment (info), every CC/MCC
+contribution (info), and an error when the claim is ungroupable.
+
+Version choice (``rules.drg_version``): ``"v43"`` means the latest release of
+v43 (431), ``"v43.0"``/``"v43.1"`` a given release, ``"auto"`` the release in
+effect on the discharge date (October-March: ``.0``; April-September: ``.1``).
+DRG results were cross-checked against ``drgpy`` 0.2.1's gold cases
+(``tests/rules/test_drg.py``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar
+
+from codeproof.errors import ConfigError
+from codeproof.model import RuleFinding
+from codeproof.rules.base import ClaimView, RuleContext, compact, finding
+from codeproof.rules.mce import mce_sex
+
+__all__ = ["DrgGrouper", "DrgResult", "DrgRules", "SdxImpact", "resolve_version"]
+
+PACK = "cms.msdrg"
+_CITATION = "CMS ICD-10 MS-DRG Definitions Manual"
+_FIRST_FY = {40: 2023, 41: 2024, 42: 2025, 43: 2026, 44: 2027}
+
+
+def resolve_version(setting: str, on: date | None) -> int:
+    """Map ``"v43"``/``"v43.1"``/``"auto"`` (+ discharge date) to a grouper version."""
+    text = setting.strip().lower()
+    if text == "auto":
+        if on is None:
+            return 431
+        fy = on.year + 1 if on.month >= 10 else on.year
+        major = {v: k for k, v in _FIRST_FY.items()}.get(fy)
+        if major is None:
+            return 400 if fy < 2023 else 440
+        return major * 10 + (1 if 4 <= on.month <= 9 and major != 44 else 0)
+    body = text.removeprefix("v")
+    major_s, _, minor_s = body.partition(".")
+    if not major_s.isdigit() or int(major_s) not in _FIRST_FY or (minor_s and minor_s not in "01"):
+        raise ConfigError(
+            f"rules.drg_version {setting!r} is not one of v40..v44 (optionally .0/.1) or 'auto'",
+            value=setting,
+        )
+    major = int(major_s)
+    minor = int(minor_s) if minor_s else (0 if major == 44 else 1)
+    return major * 10 + minor
+
+
+def version_date(version: int) -> date:
+    """First day a grouper version is in effect (used when the claim has no date)."""
+    fy = _FIRST_FY[version // 10]
+    return date(fy, 4, 1) if version % 10 else date(fy - 1, 10, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SdxImpact:
+    """One secondary diagnosis as the grouper saw it."""
+
+    code: str  # compact
+    severity: str  # NONE, CC, MCC
+    drives_drg: bool
+    excluded: bool  # CC/MCC excluded (e.g. by the principal diagnosis)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DrgResult:
+    """The grouper's answer for one claim."""
+
+    version: int
+    drg: int | None
+    mdc: int | None
+    title: str
+    severity: str
+    return_code: str
+    sdx: tuple[SdxImpact, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``"MS-DRG 291 (Heart Failure and Shock with MCC)"``."""
+        if self.drg is None:
+            return f"ungroupable ({self.return_code})"
+        return f"MS-DRG {self.drg:03d} ({self.title})"
+
+
+class DrgGrouper:
+    """A loaded MS-DRG grouper; ``group`` is deterministic."""
+
+    def __init__(self, version: str = "v43") -> None:
+        import msdrg
+
+        self.setting = version
+        resolve_version(version, None)  # validate early
+        self._grouper: Any = msdrg.MsdrgGrouper()
+        self.package = f"msdrg {msdrg.__version__}"
+        weakref.finalize(self, self._grouper.close)
+
+    def close(self) -> None:
+        """Release the native context."""
+        self._grouper.close()
+
+    def version_for(self, on: date | None) -> int:
+        """The grouper version used for a discharge on ``on``."""
+        return resolve_version(self.setting, on)
+
+    def group(self, *, pdx: str, sdx: tuple[str, ...], procedures: tuple[str, ...],
+              age: int | None, sex: str, discharge_status: str | None,
+              on: date | None) -> DrgResult:
+        """Group compact ICD-10-CM/PCS codes."""
+        version = self.version_for(on)
+        status = int(discharge_status) if discharge_status and discharge_status.isdigit() else 1
+        raw = self._grouper.group({
+            "version": version, "age": age if age is not None else 65, "sex": mce_sex(sex),
+            "discharge_status": status, "pdx": {"code": pdx},
+            "sdx": [{"code": c} for c in sdx], "procedures": [{"code": c} for c in procedures],
+        })
+        impacts = tuple(
+            SdxImpact(code=o["code"], severity=o.get("severity", "NONE"),
+                      drives_drg=o.get("drg_impact", "NONE") != "NONE",
+                      excluded="CC_EXCLUDED" in " ".join(o.get("flags", ())))
+            for o in raw.get("sdx_output", ()) or ()
+        )
+        return DrgResult(
+            version=version, drg=raw.get("final_drg"), mdc=raw.get("final_mdc"),
+            title=raw.get("final_drg_description") or "", severity=raw.get("final_severity", ""),
+            return_code=raw.get("return_code", ""), sdx=impacts,
+        )
+
+    def group_claim(self, claim: ClaimView, on: date | None, *,
+                    extra_sdx: tuple[str, ...] = (), replace: dict[str, str] | None = None
+                    ) -> DrgResult | None:
+        """Group a claim view (optionally with codes added or replaced: CDI what-ifs)."""
+        if claim.principal is None:
+            return None
+        swap = replace or {}
+        dx = [swap.get(compact(c.code), compact(c.code)) for c in claim.diagnoses]
+        return self.group(
+            pdx=dx[0], sdx=(*dx[1:], *extra_sdx),
+            procedures=tuple(compact(c.code) for c in claim.procedures),
+            age=claim.age, sex=claim.sex, discharge_status=claim.discharge_status, on=on,
+        )
+
+
+class DrgRules:
+    """Rule family ``drg``: MS-DRG assignment and CC/MCC contributions (inpatient)."""
+
+    family: ClassVar[str] = "drg"
+
+    def __call__(self, claim: ClaimView, context: RuleContext, /) -> tuple[RuleFinding, ...]:
+        """Group the claim and explain the result."""
+        grouper = context.grouper
+        if grouper is None or claim.setting != "inpatient" or claim.principal is None:
+            return ()
+        on = context.date_for(claim)
+        result = grouper.group_claim(claim, on)
+        if result is None:
+            return ()
+        version = f"v{result.version // 10}.{result.version % 10} ({grouper.package})"
+        pdx_key = f"ICD-10-CM:{claim.principal.code}"
+        if result.drg is None or result.return_code != "OK":
+            return (finding(
+                "drg.ungroupable", "error",
+                f"the claim does not group to an MS-DRG (return code {result.return_code})",
+                codes=(pdx_key,), pack=PACK, pack_version=version, citation=_CITATION,
+                fix="Check the principal diagnosis, age, sex and discharge status.",
+            ),)
+        dotted = {compact(c.code): c for c in claim.diagnoses}
+        out = [finding(
+            "drg.assignment", "info",
+            f"{result.label}, MDC {result.mdc}, severity {result.severity}",
+            codes=(pdx_key, *(f"ICD-10-PCS:{c.code}" for c in claim.procedures)),
+            pack=PACK, pack_version=version, citation=_CITATION,
+        )]
+        for impact in result.sdx:
+            if impact.severity not in ("CC", "MCC"):
+                continue
+            code = dotted.get(impact.code)
+            shown = code.code if code is not None else impact.code
+            if impact.excluded:
+                text = f"{shown} is a {impact.severity} but excluded with this principal diagnosis"
+            elif impact.drives_drg:
+                text = f"{shown} is an {impact.severity} and sets the DRG severity level"
+            else:
+                text = f"{shown} is a {impact.severity} (no effect on this DRG)"
+            out.append(finding(
+                "drg.cc_mcc", "info", text, codes=(f"ICD-10-CM:{shown}",), pack=PACK,
+                pack_version=version, citation=f"{_CITATION}, Appendix C (CC/MCC lists)",
+                evidence=code.evidence if code is not None else (),
+            ))
+        return tuple(out)

@@ -1,0 +1,56 @@
+"""The pipeline stage ``rules.validate.v1``: every rule family over the encounter's codes."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, ClassVar
+
+from codeproof.model import Encounter
+from codeproof.rules.base import ClaimView
+from codeproof.rules.engine import Validator, build_context, load_terminology_or_fallback
+
+if TYPE_CHECKING:
+    from codeproof.runtime import Runtime
+
+__all__ = ["ValidateStage", "make_validate_stage"]
+
+
+class ValidateStage:
+    """Appends compliance findings (edits, payer, necessity, HCC, DRG, CDI, E/M)."""
+
+    name: ClassVar[str] = "rules.validate.v1"
+    requires: ClassVar[frozenset[str]] = frozenset({"codes"})
+    assigns: ClassVar[frozenset[str]] = frozenset({"findings", "versions"})
+
+    def __init__(self, validator: Validator, *, default_payer: str | None = None) -> None:
+        self.validator = validator
+        self.default_payer = default_payer
+
+    def __call__(self, encounter: Encounter, /) -> Encounter:
+        """Return the encounter with this stage's findings appended."""
+        claim = ClaimView.from_encounter(encounter)
+        if claim.payer is None and self.default_payer:
+            claim = dataclasses.replace(claim, payer=self.default_payer)
+        findings = self.validator.validate_claim(claim)
+        encounter = dataclasses.replace(encounter, findings=(*encounter.findings, *findings))
+        return encounter.with_versions(rules=self.validator.version)
+
+
+def _build_validator(runtime: Runtime) -> Validator:
+    rules = runtime.settings.rules
+    context = build_context(
+        terminology=load_terminology_or_fallback(runtime),
+        packs_dir=rules.packs_dir,
+        ncci_dir=rules.ncci_dir,
+        ncci_claim_type=rules.ncci_claim_type,
+        drg_version=rules.drg_version,
+        hcc_model=rules.hcc_model,
+        families=rules.families,
+    )
+    return Validator(context, families=rules.families, strict=False)
+
+
+def make_validate_stage(runtime: Runtime) -> ValidateStage:
+    """Registry factory: the validator is built once per Runtime and shared."""
+    validator: Validator = runtime.resource("rules.validator", _build_validator)
+    return ValidateStage(validator, default_payer=runtime.settings.rules.payer)
