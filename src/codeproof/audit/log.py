@@ -314,8 +314,12 @@ class AuditLog:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=1000).execute(query):
-                yield _to_event(row)
+            result = conn.execution_options(yield_per=1000).execute(query)
+            try:
+                for row in result:
+                    yield _to_event(row)
+            finally:
+                result.close()
 
     def checkpoints(self) -> list[Checkpoint]:
         """All stored checkpoints in sequence order."""
@@ -333,11 +337,13 @@ class AuditLog:
         hashes: dict[int, tuple[str, str]] = {}
         problems: list[_Problem] = []
         prev_hash, prev_id = GENESIS_HASH, None
+        prev_prev_hash = ""
         prev_consistent = True
         expected, checked = 1, 0
         query = select(audit_events).order_by(audit_events.c.seq)
-        with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=1000).execute(query):
+        with self.engine.connect() as conn, contextlib.closing(
+                conn.execution_options(yield_per=1000).execute(query)) as result:
+            for row in result:
                 checked += 1
                 seq = int(row.seq)
                 try:
@@ -350,22 +356,27 @@ class AuditLog:
                     problems.append(_Problem(
                         seq, row.event_id,
                         f"events seq {expected}..{seq - 1} are missing (deleted rows)"))
-                elif not consistent:
-                    problems.append(_Problem(
-                        seq, row.event_id,
-                        "row content does not match its hash (edited, re-ordered or "
-                        "inserted row)"))
                 elif row.prev_hash != prev_hash:
-                    if prev_consistent and prev_id is not None:
+                    if prev_id is not None and row.prev_hash == prev_prev_hash:
+                        problems.append(_Problem(
+                            seq - 1, prev_id,
+                            "row was inserted: the next row links past it"))
+                    elif prev_id is not None and prev_consistent and consistent:
                         problems.append(_Problem(
                             seq - 1, prev_id,
                             "row was rewritten and re-hashed: the next row no longer "
                             "links to it"))
                     else:
                         problems.append(_Problem(
-                            seq, row.event_id, "prev_hash does not link to the previous row"))
+                            seq, row.event_id,
+                            "row does not link to the previous row (edited, re-ordered "
+                            "or inserted)"))
+                elif not consistent:
+                    problems.append(_Problem(
+                        seq, row.event_id, "row content does not match its hash (edited row)"))
                 if seq in wanted:
                     hashes[seq] = (str(row.hash), str(row.event_id))
+                prev_prev_hash = prev_hash
                 prev_hash, prev_id, prev_consistent = str(row.hash), str(row.event_id), \
                     consistent
                 expected = seq + 1
