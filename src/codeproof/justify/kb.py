@@ -233,6 +233,7 @@ class KnowledgeBase:
             raise KnowledgeBaseError("duplicate knowledge-base record ids")
         self.records = tuple(records)
         self._by_id = {r.id: r for r in self.records}
+        self._position = {r.id: i for i, r in enumerate(self.records)}
         self._by_citation = {r.citation: r for r in self.records}
         self.codes = codes
         self.corpus_version = corpus_version(self.records)
@@ -240,6 +241,7 @@ class KnowledgeBase:
         self._bm25.index([tokenize(r.index_text) or ["_"] for r in self.records],
                          show_progress=False)
         self.embedder = embedder
+        self._query_cache: dict[str, npt.NDArray[np.float32]] = {}
         self.store = store if store is not None or embedder is None else MemoryVectorStore()
         if self.embedder is not None and self.store is not None and not vectors_ready:
             vectors = self.embedder.embed([r.index_text for r in self.records])
@@ -277,7 +279,7 @@ class KnowledgeBase:
                 fused[i] = fused.get(i, 0.0) + 1.0 / (_RRF_K + rank + 1)
                 via.setdefault(i, []).append("bm25")
         if self.embedder is not None and self.store is not None and query.strip():
-            vector = self.embedder.embed([query])[0]
+            vector = self._query_vector(query)
             allowed_set = set(allowed)
             hits = self.store.search(_COLLECTION, vector, k=len(self.records))
             ranked_dense = [self._index(h.id) for h in hits]
@@ -289,9 +291,19 @@ class KnowledgeBase:
         return [KBHit(record=self.records[i], score=round(fused[i], 6), via=tuple(via[i]))
                 for i in order]
 
+    def _query_vector(self, query: str) -> npt.NDArray[np.float32]:
+        cached = self._query_cache.get(query)
+        if cached is None:
+            if self.embedder is None:
+                raise KnowledgeBaseError("no embedder configured")
+            cached = self.embedder.embed([query])[0]
+            if len(self._query_cache) >= 4096:
+                self._query_cache.clear()
+            self._query_cache[query] = cached
+        return cached
+
     def _index(self, record_id: str) -> int:
-        record = self._by_id[record_id]
-        return self.records.index(record)
+        return self._position[record_id]
 
     def for_code(self, code: str, *, description: str = "", flags: Iterable[str] = (),
                  k: int = 3) -> list[KBHit]:
@@ -545,7 +557,12 @@ def load_kb(settings: Any, *, dense: bool | None = None) -> KnowledgeBase:
     directory = kb_dir(settings)
     manifest = _read_manifest(directory)
     records = _read_records(directory) or list(load_guidelines())
-    want_dense = settings.justify.kb_dense != "off" if dense is None else dense
+    if dense is None:
+        # without a built index, "auto" stays BM25-only: embedding the corpus at every
+        # start would cost seconds per process; ``kb build`` stores the vectors once
+        mode = settings.justify.kb_dense
+        dense = mode == "on" or (mode == "auto" and bool(manifest.get("dense_model")))
+    want_dense = dense
     embedder = _make_embedder(settings) if want_dense else None
     store: VectorStore | None = None
     ready = False
