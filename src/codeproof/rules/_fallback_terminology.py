@@ -12,6 +12,7 @@ parsed out of the note texts the same way the store contract describes
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,9 @@ class FallbackTerminology:
     versions = {"ICD-10-CM": "FY2026 (simple-icd-10-cm 1.5.0, fallback adapter)"}
 
     def __init__(self) -> None:
-        import simple_icd_10_cm as cm
+        with warnings.catch_warnings():  # the package uses deprecated importlib.resources calls
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import simple_icd_10_cm as cm
 
         self._cm: Any = cm
         self._cache: dict[str, FallbackCodeInfo] = {}

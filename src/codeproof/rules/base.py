@@ -184,19 +184,17 @@ class ClaimView:
         other = tuple(c for c in ordered if c.system == "ICD-11")
         lines: list[ClaimLine] = []
         unparsed: list[str] = []
-        raw = [*encounter.procedures_billed,
-               *(c.code for c in ordered if c.system in ("CPT", "HCPCS"))]
-        seen_codes = set()
+        billed = list(encounter.procedures_billed)
+        billed_codes = {t.split("-")[0].split("*")[0].strip().upper() for t in billed}
+        # a CPT/HCPCS code both billed and in the code set is one line, not two
+        raw = [*billed, *(c.code for c in ordered if c.system in ("CPT", "HCPCS")
+                          and c.code.upper() not in billed_codes)]
         for text in raw:
             parsed = parse_claim_line(text, line=len(lines) + 1)
             if parsed is None:
                 unparsed.append(text)
-                continue
-            # a CPT code both billed and in the code set is one line, not two
-            if text in seen_codes and "-" not in text and "*" not in text:
-                continue
-            seen_codes.add(text)
-            lines.append(parsed)
+            else:
+                lines.append(parsed)
         dos: date | None = None
         if encounter.date_of_service:
             try:

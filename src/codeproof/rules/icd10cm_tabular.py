@@ -42,7 +42,8 @@ from codeproof.rules.base import (
 __all__ = ["InheritedNotes", "TabularRules"]
 
 PACK = "icd10cm.tabular"
-_MANIFESTATION = "in diseases classified elsewhere"
+_MANIFESTATION = re.compile(r"\bin (?:other )?(?:diseases|conditions) classified elsewhere",
+                            re.IGNORECASE)
 _CODE_LEVEL = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
 
 
@@ -153,7 +154,7 @@ class TabularRules:
         out.extend(self._excludes(valid))
         out.extend(self._pairing(valid))
         principal = notes[0]
-        if principal.known and _MANIFESTATION in principal.title.lower():
+        if principal.known and _MANIFESTATION.search(principal.title):
             out.append(finding(
                 "icd10cm.manifestation_first", "error",
                 f"{dx[0].code} is a manifestation code and cannot be sequenced first",
@@ -253,7 +254,7 @@ class TabularRules:
             if info.code_first:
                 etiology = [(p, c) for p, c in others if _refs_match(c.code, info.code_first)]
                 if not etiology:
-                    manifestation = _MANIFESTATION in info.title.lower()
+                    manifestation = _MANIFESTATION.search(info.title) is not None
                     out.append(finding(
                         "icd10cm.code_first.missing", "warning" if manifestation else "info",
                         f"{code.code} has a 'code first' note and no underlying condition "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import weakref
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from codeproof.model import RuleFinding, Severity
@@ -75,6 +75,8 @@ _PDX_EDITS = {"E_CODE_AS_PDX", "MANIFESTATION_AS_PDX", "UNACCEPTABLE_PDX", "NONS
               "QUESTIONABLE_ADMISSION", "QUESTIONABLE_OBSTETRIC_ADMISSION", "REQUIRES_SDX"}
 _CLAIM_EDITS = {"INVALID_AGE", "INVALID_SEX", "INVALID_DISCHARGE_STATUS", "INVALID_ADMIT_DX"}
 _OUTPATIENT_EDITS = {"AGE_CONFLICT", "SEX_CONFLICT"}
+#: CMS removed the sex conflict edit from the MCE for discharges from this date (v42)
+SEX_EDIT_RETIRED = date(2024, 10, 1)
 
 
 def mce_sex(sex: str) -> int:
@@ -162,16 +164,35 @@ class MceRules:
             on = version_date(grouper.version_for(None)) if grouper else date(2026, 4, 1)
         dotted = {compact(c.code): c.code for c in (*claim.diagnoses, *claim.procedures)}
         evidence = {compact(c.code): c.evidence for c in (*claim.diagnoses, *claim.procedures)}
-        hits = checker.check(
-            pdx=compact(claim.principal.code),
-            sdx=tuple(compact(c.code) for c in claim.diagnoses[1:]),
-            procedures=tuple(compact(c.code) for c in claim.procedures),
-            age=claim.age if claim.age is not None else 40,
-            sex=claim.sex,
-            discharge_status=claim.discharge_status,
-            on=on,
-        )
+        args: dict[str, Any] = {
+            "pdx": compact(claim.principal.code),
+            "sdx": tuple(compact(c.code) for c in claim.diagnoses[1:]),
+            "procedures": tuple(compact(c.code) for c in claim.procedures),
+            "age": claim.age if claim.age is not None else 40,
+            "sex": claim.sex,
+            "discharge_status": claim.discharge_status,
+        }
+        hits = checker.check(**args, on=on)
         out: list[RuleFinding] = []
+        if on >= SEX_EDIT_RETIRED and claim.sex in ("M", "F"):
+            # CMS retired the MCE sex conflict edit on 2024-10-01; other payers still edit
+            # it, so the FY2024 tables are consulted and a non-blocking warning is given.
+            for hit in checker.check(**args, on=SEX_EDIT_RETIRED - timedelta(days=1)):
+                if hit.name != "SEX_CONFLICT":
+                    continue
+                codes = tuple(f"{k.partition(':')[0]}:"
+                              f"{dotted.get(k.partition(':')[2], k.partition(':')[2])}"
+                              for k in hit.codes)
+                out.append(finding(
+                    "mce.sex_conflict", "warning",
+                    f"{', '.join(c.partition(':')[2] for c in codes)}: code is designated for "
+                    "the other sex in the CMS MCE tables (edit retired by Medicare on "
+                    "2024-10-01; other payers may still deny)",
+                    codes=codes, pack=PACK, pack_version=f"{checker.version}, FY2024 tables",
+                    citation=f"{_CITATION}, edit SEX_CONFLICT (through FY2024)",
+                    fix="Confirm the sex on the claim and the code; keep both when correct.",
+                    blocking=False,
+                ))
         for hit in hits:
             if claim.setting != "inpatient" and hit.name not in _OUTPATIENT_EDITS:
                 continue

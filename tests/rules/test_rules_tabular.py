@@ -1,0 +1,121 @@
+"""ICD-10-CM tabular edits (fake terminology mirroring the real tabular)."""
+
+from __future__ import annotations
+
+import pytest
+from _rules_support import FakeTerminology, code, encounter, ids
+
+from codeproof.rules.base import ClaimView, RuleContext, code_matches
+from codeproof.rules.icd10cm_tabular import TabularRules
+
+
+def _run(*codes):  # type: ignore[no-untyped-def]
+    claim = ClaimView.from_encounter(encounter(*codes))
+    return TabularRules()(claim, RuleContext(terminology=FakeTerminology()))
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected", "absent"),
+    [
+        # positive: invalid and header codes
+        ((("E11.99", 1),), ["icd10cm.invalid_code"], []),
+        ((("E11", 1),), ["icd10cm.header_code"], []),
+        # positive: 7th character missing / not allowed; borderline: valid 7th char
+        ((("S72.001", 1),), ["icd10cm.seventh_char.missing"], ["icd10cm.header_code"]),
+        ((("S72.001Z", 1),), ["icd10cm.seventh_char.invalid"], ["icd10cm.invalid_code"]),
+        ((("S72.001A", 1),), [], ["icd10cm.seventh_char.missing", "icd10cm.invalid_code"]),
+        # Excludes1 inherited from the category (E11 excludes E10.-)
+        ((("E11.9", 1), ("E10.9", 2)), ["icd10cm.excludes1"], []),
+        # negative: same family, no Excludes1
+        ((("E11.22", 1), ("N18.4", 2)), [], ["icd10cm.excludes1"]),
+        # Excludes2 is informational
+        ((("K21.9", 1), ("K20.9", 2)), ["icd10cm.excludes2"], ["icd10cm.excludes1"]),
+        # code first: etiology missing; wrong order; right order
+        ((("I50.9", 1),), ["icd10cm.code_first.missing"], []),
+        ((("I50.9", 1), ("I11.0", 2)), ["icd10cm.code_first.order"],
+         ["icd10cm.code_first.missing"]),
+        ((("I11.0", 1), ("I50.9", 2)), [],
+         ["icd10cm.code_first.order", "icd10cm.code_first.missing"]),
+        # use additional: missing (info) / order / satisfied
+        ((("E11.9", 1),), ["icd10cm.use_additional.missing"], []),
+        ((("Z79.4", 1), ("E11.9", 2)), ["icd10cm.use_additional.order"], []),
+        ((("E11.9", 1), ("Z79.4", 2)), [],
+         ["icd10cm.use_additional.missing", "icd10cm.use_additional.order"]),
+        # manifestation sequenced first; borderline: etiology first
+        ((("F02.80", 1), ("G30.9", 2)), ["icd10cm.manifestation_first",
+                                          "icd10cm.code_first.order"], []),
+        ((("G30.9", 1), ("F02.80", 2)), [], ["icd10cm.manifestation_first"]),
+    ],
+)
+def test_tabular_edits(codes, expected, absent) -> None:  # type: ignore[no-untyped-def]
+    got = ids(_run(*(code(c, seq=s) for c, s in codes)))
+    for rule_id in expected:
+        assert rule_id in got
+    for rule_id in absent:
+        assert rule_id not in got
+
+
+def test_severities_and_blocking() -> None:
+    findings = {f.rule_id: f for f in _run(code("E11.9", seq=1), code("E10.9", seq=2),
+                                           code("I50.9", seq=3))}
+    assert findings["icd10cm.excludes1"].severity == "error"
+    assert findings["icd10cm.excludes1"].blocking
+    assert "OCG I.A.12.a" in findings["icd10cm.excludes1"].citation
+    # not a manifestation code: a missing "code first" is informational
+    assert findings["icd10cm.code_first.missing"].severity == "info"
+    assert not findings["icd10cm.code_first.missing"].blocking
+
+
+def test_manifestation_without_etiology_is_a_warning() -> None:
+    findings = {f.rule_id: f for f in _run(code("G30.9", seq=1), code("F02.80", seq=2))}
+    assert "icd10cm.code_first.missing" not in findings
+    findings = {f.rule_id: f for f in _run(code("R51.9", seq=1), code("F02.80", seq=2))}
+    assert findings["icd10cm.code_first.missing"].severity == "warning"
+
+
+def test_excludes1_reported_once_per_pair() -> None:
+    got = ids(_run(code("E10.9", seq=1), code("E11.9", seq=2)))
+    assert got.count("icd10cm.excludes1") == 1
+
+
+def test_no_terminology_no_findings() -> None:
+    claim = ClaimView.from_encounter(encounter(code("E11", seq=1)))
+    assert TabularRules()(claim, RuleContext()) == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern", "expected"),
+    [
+        ("E11.9", "E11.9", True),
+        ("E11.9", "E11.-", True),
+        ("E11.9", "E11.*", True),
+        ("E119", "E11-", True),
+        ("E10.9", "E11.-", False),
+        ("E13.9", "E08-E13", True),
+        ("E14.0", "E08-E13", False),
+        ("E08.0", "E08-E13", True),
+        ("E03.9", "E00-E03.-", True),
+        ("99396", "99381-99397", True),
+        ("99398", "99381-99397", False),
+        ("O24.410", "O24.4-", True),
+        ("O24.31", "O24.4-", False),
+    ],
+)
+def test_code_patterns(value: str, pattern: str, expected: bool) -> None:
+    assert code_matches(value, pattern) is expected
+
+
+def test_real_tabular_via_fallback_adapter() -> None:
+    """The simple-icd-10-cm adapter gives the same answers on real codes."""
+    from codeproof.rules._fallback_terminology import FallbackTerminology, parse_code_refs
+
+    assert parse_code_refs(["gestational diabetes (O24.4-)", "hypothyroidism (E00-E03.-)",
+                            "trypanosomiasis (B56.-, B57.-)"]) == (
+        "O24.4-", "E00-E03.-", "B56.-", "B57.-")
+    context = RuleContext(terminology=FallbackTerminology())
+    claim = ClaimView.from_encounter(encounter(code("E11.9", seq=1), code("E10.9", seq=2),
+                                               code("S72.001", seq=3), code("B20", seq=4)))
+    got = ids(TabularRules()(claim, context))
+    assert "icd10cm.excludes1" in got
+    assert "icd10cm.seventh_char.missing" in got
+    assert "icd10cm.header_code" not in got  # B20 is billable (shares its block's id)
