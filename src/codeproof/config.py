@@ -148,6 +148,11 @@ class ServiceSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
+    embedded_worker: bool = True  # `serve` also runs one job worker thread
+    job_lease_seconds: float = 120.0  # a claimed job is re-delivered after this
+    job_max_attempts: int = 3
+    job_poll_seconds: float = 0.5
+    max_body_bytes: int = 5_000_000
 
 
 class Settings(_Section):

@@ -52,8 +52,16 @@ identifiers: they name ids, offsets, file names and codes only.
     │   ├── KeyError_                    CP-SEC-005
     │   ├── AuthenticationFailed         CP-SEC-006
     │   └── SealedBlobInvalid            CP-SEC-007
-    └── AuditError                       CP-AUD-001
-        └── AuditChainBroken             CP-AUD-002
+    ├── AuditError                       CP-AUD-001
+    │   └── AuditChainBroken             CP-AUD-002
+    ├── ApiError                         CP-API-001
+    │   ├── RequestInvalid               CP-API-002
+    │   ├── RouteNotFound                CP-API-003
+    │   ├── MethodNotAllowed             CP-API-004
+    │   ├── PayloadTooLarge              CP-API-005
+    │   └── NotAcceptable                CP-API-006
+    └── JobError                         CP-JOB-001
+        └── LeaseLost                    CP-JOB-002
 """
 
 from __future__ import annotations
@@ -107,6 +115,14 @@ __all__ = [
     "UnknownPayer",
     "UnknownRegistryName",
     "UnsupportedFormat",
+    "ApiError",
+    "JobError",
+    "LeaseLost",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "PayloadTooLarge",
+    "RequestInvalid",
+    "RouteNotFound",
     "all_error_classes",
 ]
 
@@ -430,6 +446,60 @@ class AuditChainBroken(AuditError):
     """The audit chain does not verify; ``context['event']`` names the first bad event."""
 
     code = "CP-AUD-002"
+
+
+class ApiError(CodeproofError):
+    """The HTTP request cannot be served as sent."""
+
+    code = "CP-API-001"
+    http_status = 400
+
+
+class RequestInvalid(ApiError):
+    """The request's parameters or body do not follow the API schema."""
+
+    code = "CP-API-002"
+    http_status = 422
+
+
+class RouteNotFound(ApiError):
+    """No API route at this path."""
+
+    code = "CP-API-003"
+    http_status = 404
+
+
+class MethodNotAllowed(ApiError):
+    """The route exists but not with this HTTP method."""
+
+    code = "CP-API-004"
+    http_status = 405
+
+
+class PayloadTooLarge(ApiError):
+    """The request body is larger than ``service.max_body_bytes``."""
+
+    code = "CP-API-005"
+    http_status = 413
+
+
+class NotAcceptable(ApiError):
+    """No rendering of the resource matches the ``Accept`` header."""
+
+    code = "CP-API-006"
+    http_status = 406
+
+
+class JobError(CodeproofError):
+    """An asynchronous coding job failed."""
+
+    code = "CP-JOB-001"
+
+
+class LeaseLost(JobError):
+    """A worker lost the lease of its job on every attempt (killed or too slow)."""
+
+    code = "CP-JOB-002"
 
 
 def all_error_classes() -> list[type[CodeproofError]]:

@@ -62,7 +62,9 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "verifier.grounding.v1": "codeproof.justify.stage:create_grounding_verifier",
         "verifier.llm.v1": "codeproof.justify.stage:create_model_verifier",
     },
-    "queues": {},
+    "queues": {
+        "queue.database.v1": "codeproof.jobs.service:open_queue",
+    },
     "rule_packs": {
         # rule families (classes called as (claim, context) -> findings)
         "rules.cdi.v1": "codeproof.rules.cdi:CdiRules",

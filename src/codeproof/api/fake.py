@@ -18,7 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codeproof.errors import EmptyNote, MalformedInput, UnsupportedFormat
-from codeproof.model import Encounter, Note, SourceRef
+from codeproof.model import (
+    CodeAssignment,
+    Encounter,
+    Evidence,
+    Explanation,
+    Note,
+    Report,
+    Routing,
+    RoutingDecision,
+    SourceRef,
+    StageRecord,
+)
 from codeproof.security.base import Principal
 
 __all__ = ["FakeResult", "fake_code", "fake_parse"]
@@ -48,8 +59,13 @@ class FakeResult:
     package: dict[str, Any]
 
 
-def fake_parse(data: bytes, *, content_type: str | None, name: str) -> Encounter:
-    """Plain text or a FHIR R4 DocumentReference/Bundle with inline text."""
+def fake_parse(data: bytes, *, name: str, content_type: str | None = None,
+               encounter_id: str | None = None, setting: str | None = None,
+               tenant: str = "default", region: str = "US") -> Encounter:
+    """Plain text or a FHIR R4 DocumentReference/Bundle with inline text.
+
+    Same signature as :func:`codeproof.ingest.parse_bytes`.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -64,7 +80,8 @@ def fake_parse(data: bytes, *, content_type: str | None, name: str) -> Encounter
         raise EmptyNote("the note is empty", name=name)
     stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "encounter"
     return Encounter(
-        id=stem,
+        id=encounter_id or stem, tenant=tenant, region=region,
+        setting="inpatient" if setting == "inpatient" else "outpatient",
         source=SourceRef(format=fmt, sha256=hashlib.sha256(data).hexdigest(),
                          received_at=datetime.now(UTC).isoformat(), name=name),
         notes=(Note(id="n1", text=text),),
@@ -106,11 +123,14 @@ def _fhir_text(raw: str, name: str) -> tuple[str, str]:
 
 
 def fake_code(runtime: Any, encounter: Encounter, *, principal: Principal) -> FakeResult:
-    """Find lexicon keywords, route by confidence, return a package."""
+    """Find lexicon keywords, route by confidence, build a schema-valid package."""
+    from codeproof.export.package import build_package
+
     routing = runtime.settings.routing if runtime is not None else None
     auto = routing.auto_threshold if routing is not None else 0.90
     review = routing.review_threshold if routing is not None else 0.70
-    codes: list[dict[str, Any]] = []
+    codes: list[CodeAssignment] = []
+    decisions: list[RoutingDecision] = []
     weights: list[float] = []
     for note in encounter.notes:
         lower = note.text.lower()
@@ -121,37 +141,36 @@ def fake_code(runtime: Any, encounter: Encounter, *, principal: Principal) -> Fa
             end = start + len(keyword)
             uncertain = bool(_UNCERTAIN.search(lower[max(0, start - 20):start]))
             confidence = round(conf * (0.6 if uncertain else 1.0), 4)
-            route = ("cdi_query" if uncertain else "auto_finalize" if confidence >= auto
-                     else "coder_review" if confidence >= review else "cdi_query")
+            route: Routing = ("cdi_query" if uncertain else "auto_finalize"
+                              if confidence >= auto else "coder_review"
+                              if confidence >= review else "cdi_query")
             digest = int(hashlib.sha256(f"{encounter.id}:{code}".encode()).hexdigest(), 16)
-            codes.append({
-                "system": system, "code": code, "description": description,
-                "confidence": confidence, "routing": route,
-                "sampled_for_audit": route == "auto_finalize" and digest % 5 == 0,
-                "evidence": [{"note_id": note.id, "start": start, "end": end,
-                              "quote": note.text[start:end]}],
-                "rationale": f"'{note.text[start:end]}' documented in the note.",
-                "guideline_refs": ["ICD-10-CM OCG I.A.19"],
-                "findings": [],
-                "query": (f"Please clarify whether {description.lower()} is confirmed, "
-                          "ruled out, or undetermined, based on your clinical judgment."
-                          if route == "cdi_query" else ""),
-            })
+            evidence = Evidence(note_id=note.id, start=start, end=end,
+                                quote=note.text[start:end])
+            codes.append(CodeAssignment(
+                system=system, code=code, description=description,  # type: ignore[arg-type]
+                confidence=confidence, evidence=(evidence,),
+                rationale=f"'{evidence.quote}' is documented in the note.",
+                guideline_refs=("ICD-10-CM OCG I.A.19",),
+                explanation=Explanation(producer="fake.v1", score=conf,
+                                        calibrated=confidence)))
+            decisions.append(RoutingDecision(
+                system=system, code=code, routing=route, confidence=confidence,
+                reason=f"fake router: confidence {confidence:.2f}",
+                sampled_for_audit=route == "auto_finalize" and digest % 5 == 0,
+                query=(f"Please clarify whether {description.lower()} is confirmed, ruled "
+                       "out, or undetermined, based on your clinical judgment."
+                       if route == "cdi_query" else "")))
             weights.append(weight)
-    codes.sort(key=lambda c: -float(c["confidence"]))
-    for i, c in enumerate(codes, 1):
-        c["sequence"] = i
-    package = {
-        "schema": "codeproof.package/v1",
-        "encounter_id": encounter.id,
-        "tenant": encounter.tenant,
-        "setting": encounter.setting,
-        "notes": [{"id": n.id, "sha256": n.sha256, "length": len(n.text)}
-                  for n in encounter.notes],
-        "codes": codes,
-        "findings": [],
-        "drg": {"weight": round(max(weights, default=0.5), 4)},
-        "versions": {"pipeline": "fake.v1", "terminology": "fake"},
-    }
-    return FakeResult(encounter=dataclasses.replace(encounter, versions=(
-        ("pipeline", "fake.v1"),)), package=package)
+    order = sorted(range(len(codes)), key=lambda i: -codes[i].confidence)
+    codes = [dataclasses.replace(codes[i], sequence=rank) for rank, i in
+             enumerate(order, 1)]
+    drg = Report(name="drg", producer="fake.v1",
+                 data=json.dumps({"weight": round(max(weights, default=0.5), 4)}))
+    coded = dataclasses.replace(
+        encounter, codes=tuple(codes), decisions=tuple(decisions), reports=(drg,),
+        versions=(("terminology", "fake"),))
+    coded = dataclasses.replace(coded, stages=(StageRecord(
+        stage="fake.v1", input_digest=encounter.digest(), output_digest=coded.digest(),
+        duration_ms=0.0),))
+    return FakeResult(encounter=coded, package=build_package(coded))

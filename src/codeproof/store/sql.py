@@ -122,13 +122,13 @@ def _code_entries(package: Mapping[str, Any]) -> list[dict[str, Any]]:
         if isinstance(routing, Mapping):
             routing = routing.get("routing")
         routing = str(routing) if routing in _ROUTINGS else "coder_review"
-        query = raw.get("query") or raw.get("cdi_query") or ""
+        query = raw.get("cdi_query") or raw.get("query") or ""
         entries.append({
             "system": system[:16], "code": code[:32],
             "description": str(raw.get("description", "")),
             "confidence": min(1.0, max(0.0, _float(raw.get("confidence")))),
             "routing": routing,
-            "sampled_for_audit": bool(raw.get("sampled_for_audit", False)),
+            "sampled_for_audit": bool(raw.get("audit_sample", raw.get("sampled_for_audit"))),
             "sequence": int(raw["sequence"]) if isinstance(raw.get("sequence"), int)
             else position + 1,
             "evidence": len(raw.get("evidence") or ()),
@@ -138,7 +138,11 @@ def _code_entries(package: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _drg_weight(package: Mapping[str, Any]) -> float | None:
+    """The MS-DRG relative weight: ``extensions.drg.data`` (a stage report) or ``drg``."""
     drg = package.get("drg")
+    extensions = package.get("extensions")
+    if isinstance(extensions, Mapping) and isinstance(extensions.get("drg"), Mapping):
+        drg = extensions["drg"].get("data")
     if isinstance(drg, Mapping):
         for key in ("weight", "relative_weight"):
             if isinstance(drg.get(key), int | float):

@@ -139,6 +139,7 @@ jobs = Table(
     Column("tenant", String(64), nullable=False),
     Column("idempotency_key", String(128), nullable=False),
     Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("setting", String(16), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("max_attempts", Integer, nullable=False, default=3),
     Column("lease_until", Float, nullable=True),  # epoch seconds
@@ -148,6 +149,7 @@ jobs = Table(
     Column("content_type", String(128), nullable=True),
     Column("name", String(256), nullable=False),
     Column("encounter_id", String(128), nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
     Column("payload_blob", LargeBinary, nullable=False),
     Column("sealer", String(64), nullable=False),
     Column("error_code", String(32), nullable=True),
