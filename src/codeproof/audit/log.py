@@ -70,6 +70,8 @@ logger = logging.getLogger(__name__)
 
 #: Key of the PostgreSQL advisory lock that serializes appends ("cpaudit").
 PG_LOCK_KEY = 0x6370617564697400 >> 8
+#: Compiled once (SQLAlchemy caches its SQL); the values are bound per call.
+_INSERT_EVENT = insert(audit_events)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
 
@@ -167,11 +169,12 @@ class _Appender:
         event = dataclasses.replace(
             event, hash=row_hash(self.hash, content_digest(event.content()))
         )
-        self._conn.execute(insert(audit_events).values(
-            seq=event.seq, event_id=event.event_id, name=event.name, created=event.created,
-            tenant=event.tenant, actor=event.actor, subject=event.subject,
-            properties=stored, prev_hash=event.prev_hash, hash=event.hash,
-        ))
+        self._conn.execute(_INSERT_EVENT, {
+            "seq": event.seq, "event_id": event.event_id, "name": event.name,
+            "created": event.created, "tenant": event.tenant, "actor": event.actor,
+            "subject": event.subject, "properties": stored, "prev_hash": event.prev_hash,
+            "hash": event.hash,
+        })
         self.seq, self.hash = event.seq, event.hash
         every = self._log.checkpoint_every
         if self._log.signer is not None and every > 0 and event.seq % every == 0:
