@@ -28,6 +28,10 @@ from codeproof.nlp.context import trie_regex
 __all__ = ["AttributeExtractor", "load_attribute_vocabulary"]
 
 _WORD = re.compile(r"\S+")
+_STAGE_AFTER = re.compile(r"\s*,\s*(?:nyha\s+)?(?:stage|grade|class|gold)\s+[\w]+",
+                          re.IGNORECASE)
+_BREAK = re.compile(r"[,;:]|\b(?:and|or|but|with|without|presents?|presented|who|which)\b",
+                    re.IGNORECASE)
 
 Laterality = Literal["right", "left", "bilateral"]
 Acuity = Literal["acute", "chronic", "acute_on_chronic"]
@@ -146,13 +150,13 @@ class AttributeExtractor:
             hi = match.end()
             if count >= self.vocabulary.window_after:
                 break
-        # A clause break (";" or a new header) closes the window.
-        semi = text.rfind(";", lo, start)
-        if semi >= 0:
-            lo = semi + 1
-        semi = text.find(";", end, hi)
-        if semi >= 0:
-            hi = semi
+        # A clause or list break (",", ";", ":", "and", "or", "with", "but") closes the
+        # window, so a modifier of the next concept is not linked to this one.
+        for match in _BREAK.finditer(text, lo, start):
+            lo = match.end()
+        found = _BREAK.search(text, end, hi)
+        if found is not None:
+            hi = found.start()
         return lo, hi
 
     @staticmethod
@@ -192,8 +196,10 @@ class AttributeExtractor:
                 acuity_value = "acute_on_chronic"
         severity: str | None = None
         best_distance: int | None = None
+        staged = _STAGE_AFTER.match(text, hi)  # "heart failure, NYHA class III"
+        severity_hi = staged.end() if staged is not None else hi
         for regex in self._severity:
-            for match in regex.finditer(text, lo, hi):
+            for match in regex.finditer(text, lo, severity_hi):
                 distance = 0 if start <= match.start() < end else min(
                     abs(match.end() - start), abs(match.start() - end))
                 if best_distance is None or distance < best_distance:

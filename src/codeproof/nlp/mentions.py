@@ -111,38 +111,62 @@ _TAILS = re.compile(
     re.IGNORECASE)
 
 
+_GROUPING = re.compile(
+    r"^(?:diseases?|disorders?|conditions?|complications?|encounter|personal history|"
+    r"family history|history|injuries|malignant neoplasms of|certain|sequelae of|"
+    r"symptoms and signs|abnormal findings|persons?|problems?)\b", re.IGNORECASE)
+_CLINICAL_SUFFIX = re.compile(
+    r"(?:itis|osis|oma|omas|emia|aemia|pathy|algia|plegia|paresis|ectomy|otomy|ostomy|"
+    r"plasty|rrhea|rrhage|uria|iasis|cele|ism|ia|megaly|trophy|spasm|sclerosis|cytosis|"
+    r"penia|philia|lysis|ptosis|stasis|ectasis|oid)$")
+_LEADING = re.compile(r"^(?:other specified|other and unspecified|other|unspecified)\s+",
+                      re.IGNORECASE)
+
+
 def _clean_title(title: str) -> str:
     title = _PAREN.sub("", title)
+    title = _LEADING.sub("", title)
     for _ in range(3):
         title = _TAILS.sub("", title).strip(" ,;")
     title = re.sub(r"^unspecified\s+", "", title, flags=re.IGNORECASE)
     return title.strip()
 
 
+def _terminology_rows(terminology: object) -> Iterable[tuple[str, str, tuple[str, ...]]]:
+    texts = getattr(terminology, "texts", None)
+    if texts is not None:  # fast path of the store: (code, title, inclusion_terms)
+        yield from texts("ICD-10-CM", billable_only=False)
+        return
+    codes = getattr(terminology, "codes", None)
+    if codes is None:
+        return
+    for info in codes("ICD-10-CM", billable_only=False):
+        yield (str(getattr(info, "code", "")), str(getattr(info, "title", "")),
+               tuple(getattr(info, "inclusion_terms", ()) or ()))
+
+
 def terminology_terms(terminology: object) -> list[tuple[str, MentionKind]]:
     """Short, cleaned ICD-10-CM titles and inclusion terms as ``(phrase, kind)``.
 
-    Works on any object with the terminology contract's ``codes(system)``;
-    returns an empty list when the terminology cannot be read.
+    Works on any object with the terminology contract's ``texts(system)`` or
+    ``codes(system)``; returns an empty list when it offers neither.
     """
-    codes = getattr(terminology, "codes", None)
-    if codes is None:
-        return []
     out: list[tuple[str, MentionKind]] = []
-    for info in codes("ICD-10-CM", billable_only=False):
-        code = str(getattr(info, "code", ""))
+    for code, title, inclusion_terms in _terminology_rows(terminology):
         if not code or code[0] in "VWXYZ":
             continue  # external causes and factors are not mentions
         kind: MentionKind = "diagnosis"
         if code[0] == "R":
             kind = "finding" if code[:2] in ("R7", "R8", "R9") else "symptom"
-        phrases = [str(getattr(info, "title", ""))]
-        phrases.extend(str(t) for t in getattr(info, "inclusion_terms", ()) or ())
-        for phrase in phrases:
+        for phrase in (title, *inclusion_terms):
             cleaned = _clean_title(phrase)
             tokens = _TOKEN.findall(cleaned)
             if not tokens or len(tokens) > 6 or "," in cleaned or " and " in cleaned.lower():
                 continue
+            if _GROUPING.match(cleaned):
+                continue  # chapter/block-like titles name groups, not concepts
+            if len(tokens) == 1 and not _CLINICAL_SUFFIX.search(tokens[0].lower()):
+                continue  # single plain words ("axis", "death") are too ambiguous
             out.append((cleaned, kind))
     return out
 

@@ -6,7 +6,9 @@ A header is recognised when it:
 - starts a line, follows a sentence end (". A/P: ...") or a run of two spaces
   (flattened notes), and is followed by ``:`` or `` - ``  ("Assessment and
   Plan:", "A/P:", "HPI -"), matched case-insensitively; or
-- stands alone on an all-caps line ("PHYSICAL EXAMINATION").
+- stands alone on an all-caps line ("PHYSICAL EXAMINATION"); or
+- is written in capitals and followed by ``:`` anywhere after white space
+  (flattened notes: "ALLERGIES: NKDA MEDICATIONS: aspirin").
 
 A section runs from its header to the next header (or the end of the text).
 Text before the first header belongs to no section.
@@ -23,8 +25,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from codeproof.errors import NlpResourceError
-from codeproof.nlp.context import trie_regex
 from codeproof.model import Section
+from codeproof.nlp.context import trie_regex
 
 __all__ = ["SectionDefinition", "SectionDetector", "section_at"]
 
@@ -89,6 +91,8 @@ class SectionDetector:
             r"(?:\s*\(s\))?(?P<sep>\s*:|[ \t]+-[ \t])",
             re.IGNORECASE | re.MULTILINE,
         )
+        self._caps_inline = re.compile(rf"(?<=\s)(?P<h>{alternation})(?:\s*\(S\))?\s*:",
+                                       re.IGNORECASE)
         self._caps_line = re.compile(rf"^[ \t]*(?P<h>{alternation})[ \t]*$",
                                      re.IGNORECASE | re.MULTILINE)
 
@@ -111,6 +115,15 @@ class SectionDetector:
         for match in self._caps_line.finditer(text):
             header = match.group("h")
             if header.upper() != header or len(header) < 4 or match.start("h") in hits:
+                continue
+            hits[match.start("h")] = _Hit(match.start("h"), match.end("h"), match.end(),
+                                          header, self._by_header[_norm(header)])
+        for match in self._caps_inline.finditer(text):
+            header = match.group("h")
+            # Flattened all-caps notes: "ALLERGIES: NKDA MEDICATIONS: aspirin".
+            if header.upper() != header or not header[:1].isalpha() or any(
+                hit.start <= match.start("h") < hit.body_start for hit in hits.values()
+            ):
                 continue
             hits[match.start("h")] = _Hit(match.start("h"), match.end("h"), match.end(),
                                           header, self._by_header[_norm(header)])

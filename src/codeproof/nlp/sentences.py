@@ -9,8 +9,9 @@ follows two spaces. The rules, in order:
    line starts in lower case (a wrapped line);
 2. ``.``, ``!``, ``?`` end a sentence when followed by white space and then an
    upper-case letter, a digit, a bullet or a quote, unless the word before
-   the period is a known abbreviation, a single letter (an initial) or a
-   period-separated abbreviation ("e.g.", "p.o.");
+   the period closes a title or Latin abbreviation ("Dr.", "e.g."), an
+   initial after a name ("John J. Smith"), "No." before a number, or a
+   period-separated abbreviation ("p.o.", "b.i.d.");
 3. extra boundaries may be forced (section headers and bodies).
 
 PyRuSH (medspaCy's default) is far slower; this splitter is a single pass of
@@ -24,17 +25,16 @@ from collections.abc import Iterable
 
 __all__ = ["split_sentences"]
 
-_ABBREVIATIONS = frozenset({
-    "dr", "mr", "mrs", "ms", "st", "vs", "etc", "approx", "no", "nos", "fig", "figs", "pt",
-    "pts", "dx", "hx", "tx", "rx", "sx", "inc", "jr", "sr", "prof", "min", "max", "mo",
-    "yo", "y.o", "wk", "wks", "hr", "hrs", "sec", "vol", "ref", "cf", "al", "resp", "temp",
-    "avg", "dept", "univ", "ca", "e.g", "i.e", "a.m", "p.m", "p.o", "b.i.d", "t.i.d",
-    "q.i.d", "q.d", "q.h", "h.s", "p.r.n", "n.p.o", "u.s", "q", "mg", "ml", "mcg", "cm", "mm",
+#: Words whose period never ends a sentence (titles, Latin and reference abbreviations).
+_NEVER_FINAL = frozenset({
+    "dr", "mr", "mrs", "ms", "st", "vs", "prof", "fig", "figs", "approx", "ref", "cf",
+    "e.g", "i.e", "jr", "sr", "dept", "univ", "resp", "al",
 })
 
 _BOUNDARY = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9•\-*])")
 _LINE = re.compile(r"\n")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_NUMBER_AFTER = re.compile(r"\s*\d")
 
 
 def _is_abbreviation(text: str, period: int) -> bool:
@@ -43,9 +43,15 @@ def _is_abbreviation(text: str, period: int) -> bool:
     if match is None:
         return False
     word = match.group(1).lower().rstrip(".")
-    if len(word) == 1 and text[match.start(1)].isupper():  # initial: "J. Smith"
+    if word in _NEVER_FINAL:
         return True
-    return word in _ABBREVIATIONS or ("." in word and len(word) <= 6)
+    if word == "no" and _NUMBER_AFTER.match(text, period + 1):  # "No. 3"
+        return True
+    if len(word) == 1 and text[match.start(1)].isupper():
+        # An initial ("John J. Smith") follows a capitalised name, not a number.
+        before = text[max(0, match.start(1) - 20):match.start(1)].split()
+        return bool(before) and before[-1][:1].isupper() and before[-1].isalpha()
+    return "." in word and len(word) <= 6  # "p.o.", "b.i.d." inside a sentence
 
 
 def split_sentences(text: str, *, breaks: Iterable[int] = ()) -> list[tuple[int, int]]:
