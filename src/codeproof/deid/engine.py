@@ -84,7 +84,7 @@ class _NerRecognizer:
         from codeproof.deid.recognizers.names import word_class
         from codeproof.deid.recognizers.tokens import tokenize
 
-        class NerRecognizer(EntityRecognizer):  # type: ignore[misc]
+        class NerRecognizer(EntityRecognizer):
             def __init__(self) -> None:
                 super().__init__(supported_entities=["NAME", "LOCATION", "HOSPITAL"],
                                  name="deid.spacy_ner.v1", supported_language="en")
@@ -94,7 +94,7 @@ class _NerRecognizer:
 
             def analyze(self, text: str, entities: list[str],
                         nlp_artifacts: Any = None) -> list[Any]:
-                out = []
+                out: list[Any] = []
                 if nlp_artifacts is None:
                     return out
                 for ent in nlp_artifacts.entities:
@@ -112,7 +112,8 @@ class _NerRecognizer:
                         continue
                     if all(c == "word" for c in classes):
                         continue
-                    out.append(result(label, ent.start_char, ent.end_char, 0.5, self.name,
+                    out.append(result(label, ent.start_char, ent.end_char, 0.5,
+                                      "deid.spacy_ner.v1",
                                       ent.label_))
                 return out
 
@@ -165,7 +166,7 @@ class DeidEngine:
         if use_ner:
             recognizers.append(_NerRecognizer(self.lex))
         nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": spacy_model}])
-        nlp_engine.nlp = {"en": nlp}
+        nlp_engine.nlp = {"en": nlp}  # type: ignore[assignment]
         self._nlp_engine = nlp_engine
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
         self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine,
@@ -182,7 +183,8 @@ class DeidEngine:
         out: list[tuple[PhiSpan, ...]] = []
         artifacts = self._nlp_engine.process_batch(list(texts), language="en",
                                                    batch_size=batch_size)
-        for text, (_, nlp_artifacts) in zip(texts, artifacts, strict=True):
+        for text, item in zip(texts, artifacts, strict=True):
+            nlp_artifacts = item[1]
             results = self.analyzer.analyze(text, language="en", nlp_artifacts=nlp_artifacts,
                                             score_threshold=self.score_threshold,
                                             regex_flags=re.DOTALL | re.MULTILINE)
@@ -231,7 +233,7 @@ class OffsetMap:
             return o, o
         first = self.to_original(start)
         last = self.to_original(end - 1)
-        for new_start, new_end, old_start, old_end in self.segments:
+        for new_start, new_end, _old_start, old_end in self.segments:
             if new_start <= end - 1 < new_end:
                 return first, old_end
         return first, last + 1
@@ -257,7 +259,7 @@ def anonymize(text: str, spans: Sequence[PhiSpan], *, operator: Operator,
     shifter = DateShifter(patient_key) if date_shift else None
     pieces: list[str] = []
     segments: list[tuple[int, int, int, int]] = []
-    replacements: list[tuple[int, int, str], ...] = []
+    replacements: list[tuple[int, int, str]] = []
     cursor = 0
     new_len = 0
     for span in sorted(spans, key=lambda s: s.start):

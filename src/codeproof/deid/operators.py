@@ -177,7 +177,8 @@ class DateShifter:
                 return None
             new = d + delta
             name = calendar.month_name[new.month]
-            if len(m[1]) <= 4:
+            full_names = {n.lower() for n in calendar.month_name if n}
+            if m[1].lower() not in full_names:
                 name = calendar.month_abbr[new.month]
             if m[1].isupper():
                 name = name.upper()

@@ -25,7 +25,7 @@ from codeproof.security.base import Principal, Sealer
 __all__ = ["DirectoryVaultStore", "MemoryVaultStore", "ReidVault", "VaultEntry", "VaultStore"]
 
 #: Roles that may re-identify (in addition to the ``phi.view`` permission check).
-REIDENTIFY_ROLES: frozenset[str] = frozenset({"admin", "cdi", "auditor"})
+REIDENTIFY_ROLES: frozenset[str] = frozenset({"cdi", "auditor"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -45,7 +45,7 @@ def result(entity: str, start: int, end: int, score: float, recognizer: str,
                             recognition_metadata={"recognizer_name": recognizer})
 
 
-class RegexRecognizer(EntityRecognizer):  # type: ignore[misc]
+class RegexRecognizer(EntityRecognizer):
     """A recognizer made of :class:`PhiPattern` s and a pure invalidation function."""
 
     PATTERNS: ClassVar[Sequence[PhiPattern]] = ()
@@ -84,6 +84,6 @@ class RegexRecognizer(EntityRecognizer):  # type: ignore[misc]
                     continue
                 if invalidate(text[start:end], text, start, end):
                     continue
-                out.append(result(pattern.entity, start, end, pattern.score, self.name,
+                out.append(result(pattern.entity, start, end, pattern.score, self.NAME,
                                   pattern.name))
         return out

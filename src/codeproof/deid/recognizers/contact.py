@@ -23,7 +23,7 @@ PATTERNS: Final[tuple[PhiPattern, ...]] = (
                0.95, "EMAIL"),
     PhiPattern("url", r"(?i)(?P<phi>\b(?:https?://|www\.)[^\s<>\"')\]]+)", 0.9, "URL"),
     PhiPattern("url_domain",
-               r"(?i)(?<![@\w.])(?P<phi>[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:com|org|net|edu|gov|"
+               r"(?i)(?<![@\w./])(?P<phi>[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:com|org|net|edu|gov|"
                r"io|us|info|biz)(?:/[^\s<>\"')\]]*)?)\b", 0.7, "URL"),
     PhiPattern("ipv4", r"(?<![\d.])(?P<phi>(?:\d{1,3}\.){3}\d{1,3})(?![\d.])", 0.7,
                "IP_ADDRESS"),

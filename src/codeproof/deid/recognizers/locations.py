@@ -10,6 +10,7 @@ countries are kept (Safe Harbor removes only subdivisions smaller than a state).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -53,7 +54,7 @@ def invalidate(tokens: list[Token], first: int, last: int) -> bool:
     return not words or all(len(t.text) == 1 for t in words)
 
 
-class LocationRecognizer(EntityRecognizer):  # type: ignore[misc]
+class LocationRecognizer(EntityRecognizer):
     """Hospitals/units (``HOSPITAL``), cities (``LOCATION``), addresses (``ADDRESS``)."""
 
     def __init__(self, lexicons: Lexicons) -> None:
@@ -70,7 +71,7 @@ class LocationRecognizer(EntityRecognizer):  # type: ignore[misc]
                 nlp_artifacts: Any = None) -> list[RecognizerResult]:
         """Return HOSPITAL / LOCATION / ADDRESS results for ``text``."""
         found = self.find(text)
-        return [result(entity, s, e, score, self.name, rule)
+        return [result(entity, s, e, score, "deid.locations.v1", rule)
                 for s, e, entity, score, rule in found
                 if not entities or entity in entities]
 
@@ -110,7 +111,7 @@ class LocationRecognizer(EntityRecognizer):  # type: ignore[misc]
                     continue
                 if low == "home":
                     j -= 1
-                chain = []
+                chain: list[int] = []
                 while j >= 0 and len(chain) < 3 and placeish(j, allow_common=strong_head):
                     chain.append(j)
                     j -= 1
@@ -151,7 +152,8 @@ class LocationRecognizer(EntityRecognizer):  # type: ignore[misc]
                 out.append((match.start(group), match.end(group), "ADDRESS", 0.8, "address"))
         return out
 
-    def _after_preposition(self, tokens: list[Token], classes: list[str], i: int, mode: str,
+    def _after_preposition(self, tokens: list[Token], classes: Sequence[str], i: int,
+                           mode: str,
                            out: list[tuple[int, int, str, float, str]], *,
                            strict: bool) -> None:
         n = len(tokens)
@@ -188,7 +190,7 @@ class LocationRecognizer(EntityRecognizer):  # type: ignore[misc]
             end = tokens[k].end
         out.append((tok.start, end, "HOSPITAL", 0.55, "transfer_place"))
 
-    def _cities(self, tokens: list[Token], classes: list[str],
+    def _cities(self, tokens: list[Token], classes: Sequence[str],
                 mode: str) -> list[tuple[int, int, str, float, str]]:
         out: list[tuple[int, int, str, float, str]] = []
         words = [i for i, t in enumerate(tokens) if t.is_word or t.kind == "punct"]
@@ -211,11 +213,13 @@ class LocationRecognizer(EntityRecognizer):  # type: ignore[misc]
                     prev = tokens[i - 1].lower if i > 0 else ""
                     if cls in ("never", "other") or len(span[0].text) < 4:
                         continue
-                    if cls in ("word", "ambiguous") and not (
-                            prev in _PLACE_PREPS and (mode != "mixed" or span[0].capitalized)
-                            and cls == "word" and span[0].lower not in self.lex.medical_words
-                            and mode == "mixed"):
-                        continue
+                    if cls in ("word", "ambiguous"):
+                        after_prep = prev in _PLACE_PREPS and span[0].lower not in \
+                            self.lex.medical_words
+                        if not after_prep:
+                            continue
+                        if mode != "mixed" and cls == "word":
+                            continue
                     if mode == "mixed" and not span[0].capitalized:
                         continue
                 elif mode == "mixed" and not all(t.capitalized for t in span):

@@ -64,7 +64,7 @@ def invalidate(tokens: list[Token], first: int, last: int) -> bool:
     return not words or all(len(t.text) == 1 for t in words)
 
 
-class NameRecognizer(EntityRecognizer):  # type: ignore[misc]
+class NameRecognizer(EntityRecognizer):
     """Lexicon + context recognizer for personal names (entity ``NAME``)."""
 
     def __init__(self, lexicons: Lexicons) -> None:
@@ -80,7 +80,7 @@ class NameRecognizer(EntityRecognizer):  # type: ignore[misc]
         """Return NAME results for ``text``."""
         if entities and "NAME" not in entities:
             return []
-        return [result("NAME", s, e, score, self.name, rule)
+        return [result("NAME", s, e, score, "deid.names.v1", rule)
                 for s, e, score, rule in self.find(text)]
 
     # -- detection ------------------------------------------------------------------
@@ -219,7 +219,7 @@ class NameRecognizer(EntityRecognizer):  # type: ignore[misc]
                   or (cls == "unknown" and len(tok.text) > 2
                       and (mode != "mixed" or tok.capitalized))
                   or (cls == "never" and self._clinical_name(tok)
-                      and (mode != "mixed" or tok.capitalized)))
+                      and mode == "mixed" and tok.capitalized))
             if not ok:
                 return
             flag(j, 0.75, "relative")
