@@ -28,6 +28,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "nlp.context.v1": "codeproof.nlp.stages:context_stage",
         "justify.writer.v1": "codeproof.justify.stage:create_justify_stage",
         "review.route.v1": "codeproof.review.routing:create_routing_stage",
+        "security.residency.v1": "codeproof.security.residency:residency_stage",
     },
     "storage": {
         "storage.memory.v1": "codeproof.store.factories:memory_store",

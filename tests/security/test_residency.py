@@ -109,3 +109,59 @@ def test_module_level_check() -> None:
     ensure_same_region("EU", "eu", tenant="t", operation="write")
     with pytest.raises(RegionViolation):
         ensure_same_region("EU", "US", tenant="t", operation="write")
+
+
+def _encounter(tenant: str, region: str):  # type: ignore[no-untyped-def]
+    from codeproof.model import Encounter, Note, SourceRef
+
+    return Encounter(id="enc-1", tenant=tenant, region=region,
+                     source=SourceRef(format="text", sha256="0" * 64,
+                                      received_at="2026-01-01T00:00:00Z"),
+                     notes=(Note(id="n1", text="synthetic"),))
+
+
+@pytest.mark.parametrize(
+    ("tenant", "region", "endpoint", "ok"),
+    [
+        ("bergen", "EU", None, True),
+        ("bergen", "EU", "https://eu.llm.example.com/v1", True),
+        ("bergen", "EU", "http://127.0.0.1:8080/v1", True),
+        ("bergen", "US", None, False),  # encounter labelled for another region
+        ("bergen", "EU", "https://us.llm.example.com:8443/v1", False),  # model abroad
+        ("nobody", "US", None, False),  # tenant without a region
+    ],
+)
+def test_residency_stage(tmp_path: Path, audit_log: AuditLog, tenant: str, region: str,
+                         endpoint: str | None, ok: bool) -> None:
+    from codeproof.pipeline import Pipeline
+    from codeproof.security.residency import ResidencyStage
+
+    stage = ResidencyStage(_policy(tmp_path), model_endpoint=endpoint, audit=audit_log)
+    pipeline = Pipeline([stage])
+    encounter = _encounter(tenant, region)
+    if ok:
+        assert pipeline.run(encounter).id == "enc-1"
+        assert list(audit_log.iter_events()) == []
+        return
+    with pytest.raises(RegionViolation):
+        pipeline.run(encounter)
+    (event,) = audit_log.iter_events()
+    assert event.name == "region.refused" and event.subject == "enc-1"
+
+
+def test_residency_stage_factory(tmp_path: Path) -> None:
+    from codeproof.registrations import get_registry
+    from codeproof.runtime import Runtime
+
+    settings = load_settings(environ={}, home=str(tmp_path / "home"), security={
+        "tenant_regions": {"default": "EU"}, "region_endpoints": ENDPOINTS},
+        justify={"writer": "writer.openai.v1",
+                 "openai_base_url": "https://api.us-only.example.com/v1"})
+    stage = get_registry("stages").get("security.residency.v1")(Runtime(settings))
+    with pytest.raises(RegionViolation):
+        stage(_encounter("default", "EU"))
+    # the refusal went to the configured audit log (opened on demand)
+    from codeproof.audit.log import open_audit_log
+
+    events = list(open_audit_log(settings).iter_events(name="region.refused"))
+    assert len(events) == 1 and events[0].properties["target"] == "api.us-only.example.com"

@@ -27,8 +27,17 @@ from codeproof.errors import RegionViolation
 
 if TYPE_CHECKING:
     from codeproof.config import Settings
+    from codeproof.model import Encounter
+    from codeproof.runtime import Runtime
 
-__all__ = ["ResidencyPolicy", "allowed_endpoint", "ensure_same_region", "is_loopback"]
+__all__ = [
+    "ResidencyPolicy",
+    "ResidencyStage",
+    "allowed_endpoint",
+    "ensure_same_region",
+    "is_loopback",
+    "residency_stage",
+]
 
 
 def is_loopback(url: str) -> bool:
@@ -142,3 +151,71 @@ class ResidencyPolicy:
             f"model endpoint {host} is not allowed for tenant {tenant!r} in region "
             f"{region}", tenant=tenant, host=host, region=region,
         )
+
+
+class ResidencyStage:
+    """``security.residency.v1``: refuse an encounter whose data or model calls would
+    leave the tenant's region, before any model sees it.
+
+    Checks that the encounter's ``region`` is the tenant's configured region, and
+    that a remote model endpoint configured for the justification writer
+    (``justify.openai_base_url`` with ``writer.openai.v1`` or
+    ``llm.openai_compat.v1``) is allowed in that region. A refusal raises
+    ``RegionViolation`` and records ``region.refused`` in the audit log of
+    ``settings`` (opened only when refusing). Place it first in ``pipeline.stages``.
+    """
+
+    name = "security.residency.v1"
+    requires = frozenset({"tenant", "region"})
+    assigns: frozenset[str] = frozenset()
+
+    def __init__(self, policy: ResidencyPolicy, *, model_endpoint: str | None = None,
+                 audit: Any | None = None, audit_factory: Any | None = None) -> None:
+        self.policy = policy
+        self.model_endpoint = model_endpoint
+        self._audit = audit
+        self._audit_factory = audit_factory
+
+    def _sink(self) -> Any | None:
+        if self._audit is None and self._audit_factory is not None:
+            self._audit = self._audit_factory()
+        return self._audit
+
+    def __call__(self, encounter: Encounter, /) -> Encounter:
+        """Return ``encounter`` unchanged, or raise ``RegionViolation``."""
+        tenant = encounter.tenant
+        try:
+            region = self.policy.region_of(tenant)
+            ensure_same_region(region, encounter.region, tenant=tenant,
+                               operation="encounter.process", subject=encounter.id)
+            if self.model_endpoint:
+                self.policy.ensure_endpoint(tenant=tenant, url=self.model_endpoint,
+                                            subject=encounter.id)
+        except RegionViolation as exc:
+            sink = self._sink()
+            if sink is not None:
+                emit(sink, RegionRefused(
+                    tenant=tenant, actor="system", subject=encounter.id,
+                    operation=str(exc.context.get("operation", "model.call")),
+                    tenant_region=str(exc.context.get("tenant_region",
+                                                       exc.context.get("region", "?"))),
+                    target_region=str(exc.context.get("target_region", "unlisted")),
+                    target=str(exc.context.get("host", ""))))
+            raise
+        return encounter
+
+
+def residency_stage(runtime: Runtime) -> ResidencyStage:
+    """Registry factory of ``security.residency.v1``."""
+    settings = runtime.settings
+    remote = settings.justify.writer == "writer.openai.v1" or \
+        settings.backends.llm == "llm.openai_compat.v1"
+    endpoint = settings.justify.openai_base_url if remote else None
+
+    def audit_factory() -> Any:
+        from codeproof.audit.log import open_audit_log
+
+        return open_audit_log(settings)
+
+    return ResidencyStage(ResidencyPolicy.from_settings(settings), model_endpoint=endpoint,
+                          audit_factory=audit_factory)
