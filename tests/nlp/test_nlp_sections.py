@@ -95,6 +95,11 @@ SENTENCES = [
     ("Vitals stable\n\nLungs clear", ["Vitals stable", "Lungs clear"]),
     ("e.g. aspirin. Next sentence.", ["e.g. aspirin.", "Next sentence."]),
     ("Is he febrile? Yes.", ["Is he febrile?", "Yes."]),
+    ("Possible pneumonia, r/o PE. h/o CHF.", ["Possible pneumonia, r/o PE.", "h/o CHF."]),
+    ("Seen by Dr. J. Smith today.", ["Seen by Dr. J. Smith today."]),
+    ("Positive for hepatitis B. Started entecavir.", ["Positive for hepatitis B.",
+                                                      "Started entecavir."]),
+    ("Ref. No. 5 attached.", ["Ref. No. 5 attached."]),
     ("", []),
 ]
 

@@ -8,7 +8,8 @@ follows two spaces. The rules, in order:
 1. a blank line always ends a sentence; a line break ends one unless the next
    line starts in lower case (a wrapped line);
 2. ``.``, ``!``, ``?`` end a sentence when followed by white space and then an
-   upper-case letter, a digit, a bullet or a quote, unless the word before
+   upper-case letter, a digit, a bullet, a quote or a slash abbreviation
+   ("h/o", "s/p"), unless the word before
    the period closes a title or Latin abbreviation ("Dr.", "e.g."), an
    initial after a name ("John J. Smith"), "No." before a number, or a
    period-separated abbreviation ("p.o.", "b.i.d.");
@@ -31,7 +32,8 @@ _NEVER_FINAL = frozenset({
     "e.g", "i.e", "jr", "sr", "dept", "univ", "resp", "al",
 })
 
-_BOUNDARY = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9•\-*])")
+_BOUNDARY = re.compile(
+    r"[.!?]+[\"')\]]*(?=\s+(?:[\"'(\[]?[A-Z0-9•\-*]|[a-z]/[a-z]\b))")
 _LINE = re.compile(r"\n")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _NUMBER_AFTER = re.compile(r"\s*\d")
@@ -50,7 +52,8 @@ def _is_abbreviation(text: str, period: int) -> bool:
     if len(word) == 1 and text[match.start(1)].isupper():
         # An initial ("John J. Smith") follows a capitalised name, not a number.
         before = text[max(0, match.start(1) - 20):match.start(1)].split()
-        return bool(before) and before[-1][:1].isupper() and before[-1].isalpha()
+        previous = before[-1].rstrip(".") if before else ""
+        return previous[:1].isupper() and previous.isalpha()
     return "." in word and len(word) <= 6  # "p.o.", "b.i.d." inside a sentence
 
 
