@@ -10,7 +10,6 @@ import pytest
 
 from codeproof.errors import BackendError
 
-
 NOTE = ("Patient with type 2 diabetes and hypertension. Chest x-ray shows pneumonia. "
         "Possible sepsis. No fever.")
 

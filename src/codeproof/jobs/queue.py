@@ -100,11 +100,12 @@ class DatabaseQueue:
     name = "queue.database.v1"
 
     def __init__(self, engine: Engine, *, sealer: Sealer, lease_seconds: float = 120.0,
-                 max_attempts: int = 3) -> None:
+                 max_attempts: int = 3, backoff_seconds: float = 2.0) -> None:
         self.engine = engine
         self.sealer = sealer
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds  # retry n waits backoff * 2**(n-1)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -245,7 +246,8 @@ class DatabaseQueue:
             status = "queued" if again else "failed"
             conn.execute(self._fenced(job).values(
                 status=status, lease_until=None, error_code=code, error=message[:500],
-                available_at=time.time() + (2.0 ** job.attempt if again else 0.0),
+                available_at=time.time() + (self.backoff_seconds * 2.0 ** (job.attempt - 1)
+                                            if again else 0.0),
                 updated_at=now_iso()))
         logger.info("job %s attempt %d failed with %s -> %s", job.id, job.attempt, code, status)
         return status

@@ -90,3 +90,26 @@ def postgres_store(runtime: Runtime) -> SqlStore:
 def memory_store(runtime: Runtime) -> SqlStore:
     """A throw-away in-memory store (same SQL, same migrations)."""
     return _open(runtime, "sqlite://", name="storage.memory.v1", memory=True)
+
+
+def upgrade_all(runtime: Runtime, *, harden_role: str | None = None) -> dict[str, object]:
+    """``codeproof db upgrade``: store migrations, audit + key tables, PG hardening."""
+    from codeproof.store import open_store
+    from codeproof.store.migrate import current_revision
+
+    store = open_store(runtime)  # opening migrates to head
+    engine = store.engine
+    report: dict[str, object] = {"store": getattr(store, "name", "?"),
+                                 "dialect": engine.dialect.name,
+                                 "revision": current_revision(engine)}
+    audit = getattr(store, "audit", None)
+    if audit is not None and hasattr(audit, "create_schema"):
+        audit.create_schema()
+        report["audit_tables"] = "ok"
+    if harden_role is not None:
+        if engine.dialect.name != "postgresql":
+            raise ConfigError("--harden-role applies to PostgreSQL only")
+        harden = import_module("codeproof.audit.postgres").harden_postgres
+        harden(engine, app_role=harden_role)
+        report["hardened_for"] = harden_role
+    return report
