@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codeproof.backends.llm.fake import FakeLLM
 from codeproof.backends.llm.base import ModelPolicy
+from codeproof.backends.llm.fake import FakeLLM
 from codeproof.justify.verify import (
     GroundingContext,
     GroundingVerifier,
