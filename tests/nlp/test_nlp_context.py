@@ -35,6 +35,8 @@ NEGATION = [
     ("Absence of bowel sounds.", "bowel sounds", {"negated"}),
     ("GI ROS is -ve for melena.", "melena", {"negated"}),
     ("He was ruled out for myocardial infarction.", "myocardial infarction", {"negated"}),
+    ("Serial troponins ruled out myocardial infarction.", "myocardial infarction", {"negated"}),
+    ("The CT rules out appendicitis.", "appendicitis", {"negated"}),
     ("There is low suspicion for endocarditis.", "endocarditis", {"negated"}),
     ("Free of metastatic disease.", "metastatic disease", {"negated"}),
     # post-negation
@@ -59,6 +61,8 @@ PSEUDO_NEGATION = [
     ("Gram negative rods grew from the blood culture.", "rods", set()),
     ("Tolerated the procedure without difficulty; hematoma noted.", "hematoma", set()),
     ("No further workup for anemia.", "anemia", set()),
+    ("The patient does not improve and develops diplopia.", "diplopia", set()),
+    ("With no improvement and persistent drainage associated with fever.", "fever", set()),
     # borderline: a pseudo trigger does not stop a real one later in the sentence
     ("No change in the nodule and no new effusion.", "effusion", {"negated"}),
 ]
