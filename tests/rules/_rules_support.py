@@ -42,7 +42,7 @@ _ENTRIES = [
     FakeInfo(code="E08-E13", title="Diabetes mellitus", billable=False,
              children=("E10", "E11")),
     FakeInfo(code="E10", title="Type 1 diabetes mellitus", billable=False, parent="E08-E13",
-             children=("E10.9",), excludes1_codes=("E11.-", "O24.4-")),
+             children=("E10.9",), excludes1_codes=("E11", "O24.4")),  # store style: no dash
     FakeInfo(code="E10.9", title="Type 1 diabetes mellitus without complications",
              billable=True, parent="E10"),
     FakeInfo(code="E11", title="Type 2 diabetes mellitus", billable=False, parent="E08-E13",
@@ -89,13 +89,24 @@ _ENTRIES = [
 ]
 
 
+@dataclass(frozen=True)
+class FakeTarget:
+    code: str
+    ambiguity: str
+
+
 class FakeTerminology:
     """The terminology contract, over the entries above."""
 
     versions = {"ICD-10-CM": "fake"}
 
-    def __init__(self) -> None:
+    def __init__(self, icd11: dict[str, tuple[FakeTarget, ...]] | None = None) -> None:
         self._by_code = {e.code: e for e in _ENTRIES}
+        self._icd11 = icd11 or {}
+
+    def icd11_targets(self, code: str) -> tuple[FakeTarget, ...]:
+        self.get(code)
+        return self._icd11.get(code, ())
 
     def get(self, code: str, system: str = "ICD-10-CM") -> FakeInfo:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _rules_support import FakeTerminology, code, encounter, ids
+from _rules_support import FakeTarget, FakeTerminology, code, encounter, ids
 
 from codeproof.rules.base import ClaimView, RuleContext, code_matches
 from codeproof.rules.icd10cm_tabular import TabularRules
@@ -119,3 +119,40 @@ def test_real_tabular_via_fallback_adapter() -> None:
     assert "icd10cm.excludes1" in got
     assert "icd10cm.seventh_char.missing" in got
     assert "icd10cm.header_code" not in got  # B20 is billable (shares its block's id)
+
+
+def test_excludes1_store_style_references() -> None:
+    """The store strips the dash ("(E11.-)" -> "E11"): a reference covers its subcodes."""
+    assert "icd10cm.excludes1" in ids(_run(code("E10.9", seq=1), code("E11.22", seq=2)))
+
+
+@pytest.mark.parametrize(
+    ("targets", "expected"),
+    [
+        ((FakeTarget("5A11", "exact"),), False),
+        ((FakeTarget("5A11", "exact"), FakeTarget("5A10", "exact")), True),
+        ((FakeTarget("5A1Y", "category_only"),), True),
+        ((FakeTarget("", "none"),), True),
+        ((), False),  # map not built: no finding
+    ],
+)
+def test_icd11_ambiguity(targets: tuple[FakeTarget, ...], expected: bool) -> None:
+    terminology = FakeTerminology(icd11={"E11.9": targets})
+    claim = ClaimView.from_encounter(encounter(code("E11.9", seq=1), code("Z79.84", seq=2)))
+    got = ids(TabularRules()(claim, RuleContext(terminology=terminology)))
+    assert ("icd11.ambiguous" in got) is expected
+
+
+def test_real_store(reference_dir) -> None:  # type: ignore[no-untyped-def]
+    """The compiled terminology store (built once per machine by the root fixture)."""
+    from codeproof.coding.codesets import load_terminology
+
+    context = RuleContext(terminology=load_terminology(reference_dir))
+    claim = ClaimView.from_encounter(encounter(
+        code("F02.80", seq=1), code("E11.9", seq=2), code("E10.9", seq=3),
+        code("S72.001", seq=4), code("E11", seq=5), code("B20", seq=6)))
+    got = ids(TabularRules()(claim, context))
+    for rule_id in ("icd10cm.manifestation_first", "icd10cm.excludes1",
+                    "icd10cm.seventh_char.missing", "icd10cm.header_code"):
+        assert rule_id in got
+    assert got.count("icd10cm.header_code") == 1  # E11 only; B20 is billable

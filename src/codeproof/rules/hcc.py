@@ -16,6 +16,7 @@ pack), matched case-insensitively on word boundaries.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -73,7 +74,9 @@ class HccScorer:
     """Wraps ``hccinfhir.calculate_raf``."""
 
     def __init__(self, model: str = V28) -> None:
-        from hccinfhir import calculate_raf
+        with warnings.catch_warnings():  # hccinfhir loads its tables with deprecated APIs
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from hccinfhir import calculate_raf
 
         self.model = model
         self._calculate = calculate_raf

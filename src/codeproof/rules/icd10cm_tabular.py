@@ -122,7 +122,20 @@ def _key(code: CodeAssignment) -> str:
 
 
 def _refs_match(code: str, refs: tuple[str, ...]) -> bool:
-    return any(code_matches(code, ref) for ref in refs)
+    """A note's code reference covers the code and everything below it.
+
+    References come with or without the dash ("E10.-" or "E10"), or as ranges
+    ("E00-E03"); a reference to a category always includes its subcodes.
+    """
+    c = compact(code)
+    for ref in refs:
+        body = ref.strip().rstrip("*").rstrip("-").rstrip(".")
+        if "-" in body:
+            if code_matches(code, body):
+                return True
+        elif c.startswith(compact(body)):
+            return True
+    return False
 
 
 class TabularRules:
@@ -305,14 +318,16 @@ class TabularRules:
                 targets = tuple(targets_of(code.code))
             except UnknownCode:
                 continue
-            ambiguous = len(targets) != 1 or any(
-                bool(getattr(t, "ambiguous", False)) for t in targets)
-            if not ambiguous:
+            if not targets:  # the ICD-11 map was not built: nothing to say
                 continue
-            shown = ", ".join(str(getattr(t, "code", t)) for t in targets) or "none"
+            kinds = {str(getattr(t, "ambiguity", "exact")) for t in targets}
+            if len(targets) == 1 and kinds <= {"exact"}:
+                continue
+            shown = ", ".join(str(getattr(t, "code", t)) or "none" for t in targets)
             out.append(finding(
                 "icd11.ambiguous", "info",
-                f"ICD-11 mapping of {code.code} is ambiguous or absent (targets: {shown})",
+                f"ICD-11 mapping of {code.code} is {'/'.join(sorted(kinds))} "
+                f"(targets: {shown})",
                 codes=(_key(code),), pack="icd11.map",
                 citation="WHO ICD-10 to ICD-11 mapping tables",
                 fix="Choose the ICD-11 target the documentation supports when dual coding.",
