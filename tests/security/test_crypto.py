@@ -317,3 +317,35 @@ def test_no_plaintext_phi_in_database_file(tmp_path: Path, note_bytes: bytes) ->
     assert found == []
     # the scan itself works: a plaintext copy would be found
     assert all(m in note_bytes for m in PHI_MARKERS)
+
+
+def test_key_creation_is_audited(audit_log: AuditLog) -> None:
+    from codeproof.security.crypto import SqlKeyStore
+
+    built: list[int] = []
+
+    def factory() -> AuditLog:
+        built.append(1)
+        return audit_log
+
+    sealer = EnvelopeSealer(MemoryKeyProvider(), keystore=SqlKeyStore(audit_log.engine),
+                            audit_factory=factory)
+    for _ in range(3):
+        sealer.seal(tenant="t", subject="s1", data=b"x")
+    sealer.seal(tenant="t", subject="s2", data=b"x")
+    events = list(audit_log.iter_events(name="key.created"))
+    assert [e.subject for e in events] == ["s1", "s2"]
+    assert events[0].properties == {"kek_id": sealer.key_provider.active_kek_id}
+    assert built == [1]  # the audit log is opened once, on first use
+
+
+def test_runtime_sealer_shares_the_store_audit_log(tmp_path: Path) -> None:
+    from codeproof.security.crypto import sealer_from_runtime
+
+    runtime = Runtime(load_settings(environ={}, home=str(tmp_path / "h")))
+    sealer = sealer_from_runtime(runtime)
+    assert sealer_from_runtime(runtime) is sealer
+    sealer.seal(tenant="default", subject="enc-1", data=b"x")
+    log = runtime.resource("audit", lambda rt: None)
+    assert [e.name for e in log.iter_events()] == ["key.created"]
+    assert log.verify().ok

@@ -157,7 +157,7 @@ def _security(settings: Settings) -> tuple[AuditLog, EnvelopeSealer]:
     from codeproof.security.crypto import EnvelopeSealer, sealer_from_settings
 
     log = open_audit_log(settings)
-    sealer = sealer_from_settings(settings, engine=log.engine)
+    sealer = sealer_from_settings(settings, engine=log.engine, audit=log)
     if not isinstance(sealer, EnvelopeSealer):
         raise ConfigError("security.encrypt_at_rest is false: there are no data keys")
     return log, sealer

@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, create_engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from codeproof.audit.events import KeyRotated, emit, utc_now
+from codeproof.audit.events import KeyCreated, KeyRotated, emit, utc_now
 from codeproof.audit.tables import data_keys
 from codeproof.errors import KeyError_, SealedBlobInvalid, SecurityError
 from codeproof.security.access import authorize
@@ -226,10 +226,14 @@ class EnvelopeSealer:
     name = "sealer.envelope.v1"
 
     def __init__(self, key_provider: KeyProvider, *, keystore: KeyStore | None = None,
-                 cache_ttl: float = 60.0) -> None:
+                 cache_ttl: float = 60.0, audit: Any | None = None,
+                 audit_factory: Callable[[], Any] | None = None) -> None:
         self.key_provider = key_provider
         self.keystore: KeyStore = keystore if keystore is not None else MemoryKeyStore()
         self.cache_ttl = cache_ttl
+        #: where ``key.created`` events go (an AuditSink, or a factory built on first use)
+        self._audit = audit
+        self._audit_factory = audit_factory
         self._cache: dict[tuple[str, str], tuple[float, bytes]] = {}
         self._lock = threading.Lock()
 
@@ -304,6 +308,13 @@ class EnvelopeSealer:
         return record is not None and record.wrapped is not None
 
     # -- internals ----------------------------------------------------------------
+    def _key_created(self, tenant: str, subject: str, kek_id: str) -> None:
+        if self._audit is None and self._audit_factory is not None:
+            self._audit = self._audit_factory()
+        if self._audit is not None:
+            emit(self._audit, KeyCreated(tenant=tenant, actor="system", subject=subject,
+                                         kek_id=kek_id))
+
     @staticmethod
     def _aad(tenant: str, subject: str) -> bytes:
         return _AAD_PREFIX + tenant.encode("utf-8") + b"\x00" + subject.encode("utf-8")
@@ -335,6 +346,7 @@ class EnvelopeSealer:
                 wrapped=wrapped.ciphertext, created=utc_now()))
             if stored.wrapped != wrapped.ciphertext:  # lost a race: use the winner's key
                 return self._data_key(tenant, subject, create=False)
+            self._key_created(tenant, subject, wrapped.kek_id)
             key = plain
         elif record.wrapped is not None:
             key = self.key_provider.unwrap(WrappedKey(record.kek_id, record.wrapped),
@@ -347,7 +359,9 @@ class EnvelopeSealer:
 
 
 def sealer_from_settings(settings: Settings, *, engine: Engine | None = None,
-                         key_provider: KeyProvider | None = None) -> Sealer:
+                         key_provider: KeyProvider | None = None,
+                         audit: Any | None = None,
+                         audit_factory: Callable[[], Any] | None = None) -> Sealer:
     """The configured sealer: envelope encryption with the data keys in the database.
 
     Returns :class:`NullSealer` only when ``security.encrypt_at_rest`` is false.
@@ -366,7 +380,8 @@ def sealer_from_settings(settings: Settings, *, engine: Engine | None = None,
         engine = create_engine(settings.database_url)
     store = SqlKeyStore(engine)
     store.create_schema()
-    return EnvelopeSealer(key_provider, keystore=store)
+    return EnvelopeSealer(key_provider, keystore=store, audit=audit,
+                          audit_factory=audit_factory)
 
 
 def sealer_from_runtime(runtime: Runtime) -> Sealer:
@@ -374,7 +389,14 @@ def sealer_from_runtime(runtime: Runtime) -> Sealer:
     def build(rt: Runtime) -> Sealer:
         provider = rt.backend("key_providers")
         engine = rt.resource("db_engine", lambda r: _engine(r.settings))
-        return sealer_from_settings(rt.settings, engine=engine, key_provider=provider)
+
+        def audit_factory() -> Any:  # the store's audit log: same key, same engine
+            from codeproof.audit.log import open_audit_log
+
+            return rt.resource("audit", lambda r: open_audit_log(r.settings, engine=engine))
+
+        return sealer_from_settings(rt.settings, engine=engine, key_provider=provider,
+                                    audit_factory=audit_factory)
 
     return runtime.resource("sealer", build)  # type: ignore[no-any-return]
 
