@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,11 +76,16 @@ _HTTP_ERRORS: dict[int, type[ApiError]] = {404: RouteNotFound, 405: MethodNotAll
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the envelope."""
 
-    async def on_codeproof(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_codeproof(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, CodeproofError):  # registered for this type only
             raise exc
         if exc.http_status >= 500:
             logger.warning("request failed: %s (%s)", exc.code, type(exc).__name__)
+        html_error = getattr(request.app.state, "html_error", None)
+        if html_error is not None and request.url.path.startswith("/ui/") \
+                and request.method == "GET":
+            response: Response = html_error(request, exc)
+            return response
         return _from_error(exc)
 
     async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
