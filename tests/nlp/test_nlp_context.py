@@ -221,6 +221,19 @@ def test_cues_point_at_trigger_text(engine: NlpEngine) -> None:
     ("chest   pain", "chest pain", (0, 12)),
     ("ALLERGIES: no known allergies.", "allergies", (20, 29)),  # not the header
     ("Pain: chest pain and Chest Pain.", "Chest Pain", (21, 31)),  # exact case wins
+    ("Chest X ray was clear.", "x-ray", (6, 11)),  # punctuation-insensitive fallback
+    ("Crohns disease.", "Crohn's disease", (0, 14)),
+    ("The x-rays and the x-ray.", "x-ray", (19, 24)),  # whole word first
+    ("Painful joints.", "pain", (0, 4)),  # a part of a word when nothing else
 ])
 def test_find_target(text: str, target: str, span: tuple[int, int]) -> None:
     assert find_target(text, target) == span
+
+
+@pytest.mark.parametrize(("text", "target"), [("No fever.", "cough"), ("Fever.", "   ")])
+def test_find_target_not_found(text: str, target: str) -> None:
+    from codeproof.errors import TargetNotFound
+
+    with pytest.raises(TargetNotFound) as info:
+        find_target(text, target)
+    assert info.value.code == "CP-NLP-005"

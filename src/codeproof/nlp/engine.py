@@ -36,8 +36,11 @@ Span = tuple[int, int]
 def find_target(text: str, target: str) -> Span:
     """Offsets of ``target`` in ``text``: case-insensitive, any run of white space.
 
-    With several occurrences, prefer one written exactly as ``target``, then
-    one that is not a section header (followed by ``:``), then the first.
+    When that finds nothing, punctuation is ignored ("x-ray" finds "X ray").
+
+    With several occurrences, prefer a whole-word one, then one written exactly
+    as ``target``, then one that is not a section header (followed by ``:``),
+    then the first.
     Raises :class:`TargetNotFound`.
     """
     parts = target.split()
@@ -46,15 +49,29 @@ def find_target(text: str, target: str) -> Span:
     pattern = r"\s+".join(re.escape(p) for p in parts)
     matches = list(re.finditer(pattern, text, re.IGNORECASE))
     if not matches:
+        # Fall back to punctuation-insensitive matching ("x-ray" ~ "x ray", "Crohn's").
+        words = re.findall(r"[^\W_]+", target)
+        if words:
+            loose = r"[\W_]*".join(re.escape(w) for w in words)
+            matches = list(re.finditer(rf"(?<![^\W_]){loose}(?![^\W_])", text,
+                                       re.IGNORECASE))
+    if not matches:
         raise TargetNotFound("target not found in text", target_length=len(target))
 
-    def rank(match: re.Match[str]) -> tuple[bool, bool, int]:
+    def rank(match: re.Match[str]) -> tuple[bool, bool, bool, int]:
+        bounded = not (_word_char(text, match.start() - 1) and _word_char(text, match.start())
+                       ) and not (_word_char(text, match.end()) and
+                                  _word_char(text, match.end() - 1))
         exact = " ".join(match.group(0).split()) == " ".join(parts)
         header = text[match.end():match.end() + 3].lstrip().startswith(":")
-        return (not exact, header, match.start())
+        return (not bounded, not exact, header, match.start())
 
     best = min(matches, key=rank)
     return best.start(), best.end()
+
+
+def _word_char(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and text[index].isalnum()
 
 
 def _containing(spans: Sequence[Span], offset: int) -> Span | None:
