@@ -85,3 +85,31 @@ def test_verify_names_first_bad_event(home: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("error [CP-AUD-002]") and bad_id in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_rotate_audit_key_keeps_old_checkpoints_verifiable(home: Path, tmp_path: Path) -> None:
+    sealer = sealer_from_settings(load_settings())
+    for i in range(7):  # 7 key.created... events are written by erase below
+        sealer.seal(tenant="default", subject=f"s{i}", data=b"x")
+        _run("erase", "--subject", f"s{i}", "--tenant", "default")
+    old_pub = (home / "keys" / "audit_signing.pub").read_text()
+    code, out, _ = _run("keys", "rotate-audit-key")
+    assert code == 0 and "retired" in out
+    assert (home / "keys" / "audit_signing.pub").read_text() != old_pub
+    assert len(list((home / "keys" / "audit_trusted").glob("*.pub"))) == 1
+    code, out, exc = _run("audit", "verify")
+    assert code == 0, exc
+    # without the retired public key the old checkpoints would not verify
+    from codeproof.audit.checkpoints import Ed25519Signer
+    from codeproof.audit.log import AuditLog
+
+    bare = AuditLog(create_engine(f"sqlite:///{home / 'codeproof.db'}"),
+                    signer=Ed25519Signer.load_or_create(home / "keys" / "audit_signing.key"))
+    report = bare.verify()
+    assert not report.ok and report.first_bad_seq == 5 and "forged" in report.reason
+    bundle = tmp_path / "b.json"
+    assert _run("audit", "export", "--out", str(bundle))[0] == 0
+    code, out, exc = _run("audit", "verify-bundle", str(bundle))
+    assert code == 0, exc
+    code, out, _ = _run("audit", "log", "--name", "audit.key_rotated")
+    assert '"old_key_id"' in out

@@ -42,7 +42,9 @@ __all__ = [
     "Ed25519Signer",
     "checkpoint_payload",
     "key_id_of",
+    "load_trusted_keys",
     "read_head",
+    "replace_signing_key",
     "verify_checkpoint",
     "write_head",
 ]
@@ -139,6 +141,48 @@ class Ed25519Signer:
         payload = checkpoint_payload(seq=seq, hash=hash, created=created, key_id=self.key_id)
         return Checkpoint(seq=seq, hash=hash, created=created, key_id=self.key_id,
                           signature=self.sign(payload).hex())
+
+
+def load_trusted_keys(directory: Path) -> dict[str, bytes]:
+    """Public keys of retired signing keys (``<key_id>.pub``, base64 raw) in ``directory``."""
+    keys: dict[str, bytes] = {}
+    if not directory.is_dir():
+        return keys
+    for path in sorted(directory.glob("*.pub")):
+        try:
+            raw = base64.b64decode(path.read_text(encoding="ascii").strip(), validate=True)
+        except (OSError, ValueError) as exc:
+            raise AuditError(f"unreadable trusted audit key {path.name}") from exc
+        if len(raw) != 32 or key_id_of(raw) != path.stem:
+            raise AuditError(f"trusted audit key {path.name} does not match its name")
+        keys[path.stem] = raw
+    return keys
+
+
+def replace_signing_key(path: Path, trusted_dir: Path) -> tuple[Ed25519Signer, Ed25519Signer]:
+    """Retire the key at ``path`` (its public half goes to ``trusted_dir``), make a new one.
+
+    Returns ``(old, new)``. The old private key is overwritten; checkpoints it
+    signed keep verifying through the trusted public key.
+    """
+    old = Ed25519Signer.load_or_create(path)
+    trusted_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (trusted_dir / f"{old.key_id}.pub").write_text(
+        base64.b64encode(old.public_key_bytes).decode("ascii") + "\n", encoding="ascii")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    tmp = path.with_suffix(".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    new = Ed25519Signer(key)
+    path.with_suffix(".pub").write_text(
+        base64.b64encode(new.public_key_bytes).decode("ascii") + "\n", encoding="ascii")
+    return old, new
 
 
 def verify_signature(public_key: bytes, data: bytes, signature: bytes) -> bool:

@@ -4,7 +4,8 @@ A bundle is one JSON file (``codeproof.audit-bundle/v1``)::
 
     {"format", "created", "scope": {"tenant", "first_seq", "last_seq"},
      "events": [row, ...], "checkpoints": [...], "verify": {...},
-     "key_id", "public_key" (base64 raw Ed25519), "signature" (hex)}
+     "key_id", "public_key" (base64 raw Ed25519), "trusted_keys" (retired
+     signing keys, so checkpoints signed before a rotation verify), "signature" (hex)}
 
 ``events`` is the *whole* chain from seq 1 so that it verifies from the
 genesis hash. With a tenant scope, other tenants' rows are replaced by
@@ -89,6 +90,8 @@ def export_bundle(log: AuditLog, out: Path, *, tenant: str | None = None,
         "verify": report.to_dict(),
         "key_id": signer.key_id,
         "public_key": base64.b64encode(signer.public_key_bytes).decode("ascii"),
+        "trusted_keys": {k: base64.b64encode(v).decode("ascii")
+                         for k, v in sorted(log.trusted_keys.items())},
     }
     bundle["signature"] = signer.sign(canonical_json(bundle).encode("utf-8")).hex()
     body = canonical_json(bundle).encode("utf-8")
@@ -112,6 +115,8 @@ def verify_bundle(path: Path, *, expected_key_id: str | None = None) -> BundleRe
         key_id = str(bundle["key_id"])
         events = list(bundle["events"])
         checkpoints = [Checkpoint.from_dict(c) for c in bundle["checkpoints"]]
+        trusted = {str(k): base64.b64decode(v)
+                   for k, v in dict(bundle.get("trusted_keys") or {}).items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise AuditError(f"unreadable audit bundle {Path(path).name}") from exc
 
@@ -148,7 +153,7 @@ def verify_bundle(path: Path, *, expected_key_id: str | None = None) -> BundleRe
     except (KeyError, TypeError, ValueError):
         return bad("malformed event row", expected)
     for checkpoint in checkpoints:
-        if not verify_checkpoint(checkpoint, {key_id: public_key}):
+        if not verify_checkpoint(checkpoint, {**trusted, key_id: public_key}):
             return bad(f"checkpoint at seq {checkpoint.seq} has an invalid signature",
                        checkpoint.seq)
         if hashes.get(checkpoint.seq) != checkpoint.hash:

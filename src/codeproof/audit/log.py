@@ -39,7 +39,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, select,
 from codeproof.audit.checkpoints import (
     Checkpoint,
     Ed25519Signer,
+    load_trusted_keys,
     read_head,
+    replace_signing_key,
     verify_checkpoint,
     write_head,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "VerifyReport",
     "content_digest",
     "open_audit_log",
+    "rotate_signing_key",
     "row_hash",
     "verify_audit",
 ]
@@ -456,7 +459,8 @@ def open_audit_log(settings: Settings, *, engine: Engine | None = None,
     signer = Ed25519Signer.load_or_create(home / "keys" / "audit_signing.key")
     log = AuditLog(engine, signer=signer,
                    checkpoint_every=settings.security.checkpoint_every,
-                   head_path=home / "audit" / "head.sig")
+                   head_path=home / "audit" / "head.sig",
+                   trusted_keys=load_trusted_keys(home / "keys" / "audit_trusted"))
     if create:
         log.create_schema()
     return log
@@ -473,6 +477,29 @@ def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # one fsync per append instead of three
     cursor.close()
+
+
+def rotate_signing_key(settings: Settings, *, actor: str = "system",
+                       engine: Engine | None = None) -> tuple[str, str]:
+    """Retire the audit signing key and start a new one; returns ``(old_id, new_id)``.
+
+    The head is checkpointed with the old key first, its public half is kept in
+    ``<home>/keys/audit_trusted/`` so old checkpoints keep verifying, an
+    ``audit.key_rotated`` event is recorded and checkpointed with the new key.
+    Callers authorize ``admin.keys`` first.
+    """
+    log = open_audit_log(settings, engine=engine)
+    log.verify().raise_for_status()
+    if log.head()[0] > 0:
+        log.checkpoint()
+    home = Path(settings.home)
+    old, new = replace_signing_key(home / "keys" / "audit_signing.key",
+                                   home / "keys" / "audit_trusted")
+    log = open_audit_log(settings, engine=log.engine)
+    log.record("audit.key_rotated", tenant=settings.security.default_tenant, actor=actor,
+               subject="", properties={"old_key_id": old.key_id, "new_key_id": new.key_id})
+    log.checkpoint()
+    return old.key_id, new.key_id
 
 
 def verify_audit(settings: Settings, *, engine: Engine | None = None) -> VerifyReport:

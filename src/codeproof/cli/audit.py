@@ -177,6 +177,24 @@ def rotate(tenant: str | None = typer.Option(None, "--tenant",
     typer.echo(f"rotated {old} -> {new}; re-wrapped {count} data keys")
 
 
+@keys_app.command("rotate-audit-key")
+def rotate_audit_key(tenant: str | None = typer.Option(None, "--tenant",
+                                                        help="Tenant acting (default "
+                                                             "tenant).")) -> None:
+    """Retire the audit signing key (kept as a trusted public key) and start a new one."""
+    from codeproof.audit.log import open_audit_log, rotate_signing_key
+    from codeproof.security.access import authorize
+    from codeproof.security.base import Principal
+
+    settings = _settings()
+    principal = Principal.system(tenant or settings.security.default_tenant)
+    log = open_audit_log(settings)
+    authorize(principal, "admin.keys", tenant=principal.tenant, audit=log)
+    old, new = rotate_signing_key(settings, actor=principal.user, engine=log.engine)
+    typer.echo(f"audit signing key {old} retired (public key kept as trusted); "
+               f"new key {new}")
+
+
 @keys_app.command("status")
 def status() -> None:
     """Show the key provider, active KEK and data-key counts (no key material)."""
