@@ -81,6 +81,7 @@ logger = logging.getLogger(__name__)
 NOTE_FIELDS: tuple[str, ...] = ("inclusion_terms", "includes", "excludes1", "excludes2",
                                 "code_first", "use_additional", "code_also", "notes")
 
+_CACHE_LIMIT = 300_000
 _COLUMNS = ("id, system, code, kind, title, billable, parent_id, depth, chapter, block, "
             "children, notes, seventh_id, icd11")
 
@@ -164,7 +165,11 @@ class Terminology:
                                      file=self.path.name) from exc
         self._lock = threading.Lock()
         self._seventh: dict[int, tuple[str, tuple[tuple[str, str], ...]]] | None = None
-        self._cache: dict[int, CodeInfo] = {}
+        self._cache: dict[int, CodeInfo] = {}  # row id -> CodeInfo
+        self._parent_ids: dict[int, int | None] = {}  # row id -> parent row id
+        self._keys: dict[tuple[str, str, str | None], int | None] = {}  # lookup -> row id
+        self._ancestors: dict[int, tuple[CodeInfo, ...]] = {}
+        self._icd11: dict[str, tuple[Icd11Target, ...]] = {}  # JSON -> targets (shared)
         self._listed: dict[str, bool] = {}
 
     # -- lifecycle -----------------------------------------------------------------
@@ -211,13 +216,22 @@ class Terminology:
         if parent_id is not None:
             if parents is not None and parent_id in parents:
                 parent = parents[parent_id]
+            elif parent_id in self._cache:
+                parent = self._cache[parent_id].code
             else:
                 found = self._query("SELECT code FROM codes WHERE id=?", (parent_id,))
                 parent = found[0][0] if found else None
         info = self._make(row, parent)
-        if len(self._cache) < 200_000:
+        if len(self._cache) < _CACHE_LIMIT:
             self._cache[row[0]] = info
+            self._parent_ids[row[0]] = parent_id
         return info
+
+    def _by_id(self, row_id: int) -> tuple[CodeInfo, int | None] | None:
+        if row_id in self._cache:
+            return self._cache[row_id], self._parent_ids.get(row_id)
+        rows = self._query(f"SELECT {_COLUMNS} FROM codes WHERE id=?", (row_id,))
+        return (self._info(rows[0]), rows[0][6]) if rows else None
 
     def _make(self, row: tuple[Any, ...], parent: str | None) -> CodeInfo:
         (_row_id, system, code, kind, title, billable, _parent_id, depth, chapter, block,
@@ -228,8 +242,11 @@ class Terminology:
             seventh_source, seventh = self._seventh_table().get(seventh_id, (None, ()))
         icd11: tuple[Icd11Target, ...] = ()
         if icd11_json:
-            icd11 = tuple(Icd11Target(code=c, title=t, ambiguity=a, via=v, relation=r)
-                          for c, t, a, v, r in json.loads(icd11_json))
+            icd11 = self._icd11.get(icd11_json, ())
+            if not icd11:
+                icd11 = tuple(Icd11Target(code=c, title=t, ambiguity=a, via=v, relation=r)
+                              for c, t, a, v, r in json.loads(icd11_json))
+                self._icd11[icd11_json] = icd11
         common: dict[str, Any] = {}
         if notes_json:
             notes: dict[str, list[str]] = json.loads(notes_json)
@@ -260,6 +277,28 @@ class Terminology:
             rows.sort(key=lambda r: r[3] in ("block", "chapter"))
         return rows[0] if rows else None
 
+    def _lookup(self, code: str, system: str, kind: str | None) -> int | None:
+        """Return the row id of ``code`` (cached, misses included); its CodeInfo is cached."""
+        key = (system, normalize_code(code, system), kind)
+        if key in self._keys:
+            row_id = self._keys[key]
+            if row_id is None or row_id in self._cache:
+                return row_id
+        row = self._row(key[1], system, kind)
+        row_id = None if row is None else row[0]
+        if row is not None:
+            self._info(row)
+        if len(self._keys) < _CACHE_LIMIT:
+            self._keys[key] = row_id
+        return row_id
+
+    def _get_row_info(self, code: str, system: str, kind: str | None) -> CodeInfo | None:
+        row_id = self._lookup(code, system, kind)
+        if row_id is None:
+            return None
+        found = self._by_id(row_id)
+        return found[0] if found else None
+
     def get(self, code: str, system: str = ICD10CM, *, kind: str | None = None) -> CodeInfo:
         """Return the code; raise :class:`UnknownCode` (CP-REF-003) when it is not in the set.
 
@@ -270,9 +309,9 @@ class Terminology:
         if system not in SYSTEMS:
             raise UnknownCode(f"unknown code system {system!r}; known: {', '.join(SYSTEMS)}",
                               system=system)
-        row = self._row(code, system, kind)
-        if row is not None:
-            return self._info(row)
+        info = self._get_row_info(code, system, kind)
+        if info is not None:
+            return info
         canonical = normalize_code(code, system)
         if system in (CPT, HCPCS) and not self._has_listed(system) and \
                 is_valid_format(canonical, system):
@@ -301,9 +340,9 @@ class Terminology:
             try:
                 if is_valid_format(code, system) or (system == ICD10CM and "-" in code) \
                         or (system == ICD10CM and code.strip().isdigit()):
-                    row = self._row(code, system, None)
-                    if row is not None:
-                        return self._info(row)
+                    info = self._get_row_info(code, system, None)
+                    if info is not None:
+                        return info
             except UnknownCode:
                 return None
         if "." in code:  # a dotted code is ICD-10-CM/ICD-11, never a format-only CPT/HCPCS
@@ -319,19 +358,25 @@ class Terminology:
 
     def ancestors(self, code: str, system: str = ICD10CM) -> tuple[CodeInfo, ...]:
         """Return the ancestors of ``code``, nearest first, up to the chapter."""
-        row = self._row(code, system, None)
-        if row is None:
+        row_id = self._lookup(code, system, None)
+        if row_id is None:
             raise UnknownCode(f"{normalize_code(code, system)} is not a {system} code",
                               code=code, system=system)
+        if row_id in self._ancestors:
+            return self._ancestors[row_id]
         out: list[CodeInfo] = []
-        parent_id = row[6]
+        found = self._by_id(row_id)
+        parent_id = found[1] if found else None
         while parent_id is not None:
-            rows = self._query(f"SELECT {_COLUMNS} FROM codes WHERE id=?", (parent_id,))
-            if not rows:
+            step = self._by_id(parent_id)
+            if step is None:
                 break
-            out.append(self._info(rows[0]))
-            parent_id = rows[0][6]
-        return tuple(out)
+            out.append(step[0])
+            parent_id = step[1]
+        result = tuple(out)
+        if len(self._ancestors) < _CACHE_LIMIT:
+            self._ancestors[row_id] = result
+        return result
 
     def notes_inherited(self, code: str, kind: str, system: str = ICD10CM
                         ) -> tuple[InheritedNote, ...]:
