@@ -110,6 +110,9 @@ HISTORICAL = [
     ("No history of coronary artery disease.", "coronary artery disease",
      {"negated", "historical"}),
     ("The nodule is redemonstrated.", "nodule", {"historical"}),
+    ("He has had intermittent chest pain for years.", "chest pain", {"historical"}),
+    ("Diabetes for the past 10 years.", "diabetes", {"historical"}),
+    ("Cough for 3 days.", "cough", set()),
     # negative: recent onset and the HPI duration phrase are not history
     ("She presents with a two-day history of cough.", "cough", set()),
     ("History of present illness: abdominal pain.", "abdominal pain", set()),

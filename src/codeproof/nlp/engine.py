@@ -31,6 +31,7 @@ __all__ = ["NlpEngine", "engine_from_runtime", "find_target"]
 logger = logging.getLogger(__name__)
 
 Span = tuple[int, int]
+_STRUCTURE_CACHE = 8  # texts whose sections and sentences are kept
 
 
 def find_target(text: str, target: str) -> Span:
@@ -104,6 +105,9 @@ class NlpEngine:
         self.attributor = attributes if attributes is not None else AttributeExtractor.default()
         self._lexicon = lexicon
         self._extra_terms = tuple(extra_terms)
+        # Sections and sentences of the last few texts, so that callers asserting many
+        # spans of one note without passing them pay for them once.
+        self._structure: dict[str, tuple[tuple[Section, ...], list[Span]]] = {}
 
     @property
     def lexicon(self) -> Lexicon:
@@ -166,10 +170,10 @@ class NlpEngine:
         past-history section is historical; in family history its experiencer
         is "other" (see ``section_patterns.json``).
         """
-        if sections is None:
-            sections = self.sections(text, note_id=note_id)
-        if sentences is None:
-            sentences = self.sentences(text, sections=sections)
+        if sections is None or sentences is None:
+            cached_sections, cached_sentences = self._structure_of(text)
+            sections = cached_sections if sections is None else sections
+            sentences = cached_sentences if sentences is None else sentences
         sentence = _containing(sentences, start) or (0, len(text))
         assertion = self.context.assert_span(text, start, end, sentence=sentence,
                                              triggers=triggers, note_id=note_id)
@@ -187,11 +191,21 @@ class NlpEngine:
                 )
         return assertion
 
+    def _structure_of(self, text: str) -> tuple[tuple[Section, ...], list[Span]]:
+        found = self._structure.get(text)
+        if found is None:
+            sections = self.sections(text)
+            found = (sections, self.sentences(text, sections=sections))
+            if len(self._structure) >= _STRUCTURE_CACHE:
+                self._structure.pop(next(iter(self._structure)))
+            self._structure[text] = found
+        return found
+
     def attributes_for_span(self, text: str, start: int, end: int, *,
                             sentences: Sequence[Span] | None = None) -> Attributes:
         """Laterality, acuity, severity/stage, episode and body site of a span."""
         if sentences is None:
-            sentences = self.sentences(text)
+            sentences = self._structure_of(text)[1]
         sentence = _containing(sentences, start)
         return self.attributor.extract(text, start, end, sentence=sentence)
 
