@@ -52,3 +52,21 @@ def test_harden_is_idempotent_and_checks_input(pg_database) -> None:  # type: ig
         harden_postgres(pg_database.owner, "app; DROP TABLE audit_events")
     with pytest.raises(ConfigError):
         harden_postgres(create_engine("sqlite://"), "app")
+
+
+def test_concurrent_appends_serialize_on_postgres(pg_database) -> None:  # type: ignore[no-untyped-def]
+    """Several workers append at once through the advisory lock: one unforked chain."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pg_database.reset()
+    log = AuditLog(pg_database.app, signer=Ed25519Signer.generate(), checkpoint_every=10)
+
+    def worker(n: int) -> None:
+        for i in range(15):
+            log.record("load.test", tenant="t", actor=f"w{n}", subject=str(i),
+                       properties={"i": i})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(worker, range(4)))
+    report = log.verify()
+    assert report.ok and report.checked == 60 and report.checkpoints == 6
