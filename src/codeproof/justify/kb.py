@@ -242,6 +242,8 @@ class KnowledgeBase:
                          show_progress=False)
         self.embedder = embedder
         self._query_cache: dict[str, npt.NDArray[np.float32]] = {}
+        self._for_code_cache: dict[tuple[str, str, frozenset[str], int],
+                                   tuple[KBHit, ...]] = {}
         self.store = store if store is not None or embedder is None else MemoryVectorStore()
         if self.embedder is not None and self.store is not None and not vectors_ready:
             vectors = self.embedder.embed([r.index_text for r in self.records])
@@ -313,6 +315,18 @@ class KnowledgeBase:
         (``historical``, ``uncertain``, ``family``, ``inpatient``, ``principal``...).
         A record restricted to a setting applies only in that setting.
         """
+        key = (code, description, frozenset(flags), k)
+        cached = self._for_code_cache.get(key)
+        if cached is not None:
+            return list(cached)
+        hits = self._for_code(code, description=description, flags=key[2], k=k)
+        if len(self._for_code_cache) >= 8192:
+            self._for_code_cache.clear()
+        self._for_code_cache[key] = tuple(hits)
+        return hits
+
+    def _for_code(self, code: str, *, description: str, flags: frozenset[str],
+                  k: int) -> list[KBHit]:
         flag_set = set(flags)
         setting = flag_set & SETTINGS_TRIGGERS
         picked: dict[str, KBHit] = {}
