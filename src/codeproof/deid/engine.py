@@ -64,13 +64,14 @@ def is_allowed(surface: str, phi_type: str, lex: Lexicons) -> bool:
     s = surface.strip().strip(".,;:")
     if not s:
         return True
-    if s.lower() in lex.clinical_terms and phi_type in ("NAME", "LOCATION", "HOSPITAL"):
-        return True
+    if s.lower() in lex.clinical_terms and phi_type in ("NAME", "LOCATION", "HOSPITAL") \
+            and not (s[:1].isupper() and s[1:].islower()):
+        return True  # "ED", "foley" are clinical; "Ed", "Foley" were found by context
     if _ICD10.fullmatch(s) and phi_type != "ID":
         return True
     if phi_type == "DATE" and _VITAL.fullmatch(s):
-        first, second = (int(x) for x in s.split("/"))
-        return first > 12 or second > 31
+        first, _ = (int(x) for x in s.split("/"))
+        return first > 12  # 120/80 is a vital; 11/92 is month/year
     return False
 
 
@@ -202,7 +203,36 @@ class DeidEngine:
             spans.append(PhiSpan(start=res.start, end=res.end, type=res.entity_type,
                                  score=round(float(res.score), 3),
                                  recognizer=str(meta.get("recognizer_name", ""))))
+        spans.extend(self._propagate(text, spans))
         return merge_spans(spans, gap=" -", text=text)
+
+    def _propagate(self, text: str, spans: Sequence[PhiSpan]) -> list[PhiSpan]:
+        """Flag every other mention of a found name/place word in the same text.
+
+        Only words that are not ordinary English or clinical words are propagated
+        ("Quartermain", "Nicholson"), so one confident context ("transfer to
+        Quartermain 2") covers the bare mentions elsewhere in the note.
+        """
+        from codeproof.deid.recognizers.names import word_class
+        from codeproof.deid.recognizers.tokens import tokenize
+
+        words: dict[str, str] = {}
+        for span in spans:
+            if span.type not in ("NAME", "HOSPITAL", "LOCATION"):
+                continue
+            for token in tokenize(text[span.start:span.end]):
+                if len(token.text) >= 3 and word_class(token, self.lex) in (
+                        "unknown", "strong"):
+                    words.setdefault(token.lower, span.type)
+        if not words:
+            return []
+        out: list[PhiSpan] = []
+        for token in tokenize(text):
+            phi_type = words.get(token.lower)
+            if phi_type is not None:
+                out.append(PhiSpan(start=token.start, end=token.end, type=phi_type,
+                                   score=0.5, recognizer="deid.propagate.v1"))
+        return out
 
 
 @dataclass(frozen=True, slots=True)

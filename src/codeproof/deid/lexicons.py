@@ -31,6 +31,8 @@ __all__ = ["Lexicons", "load_lexicons", "read_word_file"]
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[a-z]+")
+#: Shapes of clinical abbreviations: q4, q12h (frequencies), *icu / *cu (units).
+_CLINICAL_SHAPE = re.compile(r"q\d{1,2}h?|[a-z]{0,4}icu|[a-z]{1,3}cu")
 
 
 def read_word_file(name: str) -> frozenset[str]:
@@ -75,7 +77,9 @@ class Lexicons:
     def never_name(self, word: str) -> bool:
         """True for clinical abbreviations and function words."""
         w = word.lower().rstrip(".")
-        return w in self.clinical_terms or w in self.stopwords or w in self.credentials
+        if w in self.clinical_terms or w in self.stopwords or w in self.credentials:
+            return True
+        return _CLINICAL_SHAPE.fullmatch(w) is not None
 
 
 def _stems(word: str) -> list[str]:
@@ -88,9 +92,13 @@ def _stems(word: str) -> list[str]:
     if len(word) > 3 and word.endswith("s"):
         stems.extend((word[:-1], word[:-2]))
     if len(word) > 4 and word.endswith("ed"):
-        stems.extend((word[:-1], word[:-2], word[:-3]))
+        stems.extend((word[:-1], word[:-2]))
+        if word[-3] == word[-4]:
+            stems.append(word[:-3])  # stopped -> stop
     if len(word) > 5 and word.endswith("ing"):
-        stems.extend((word[:-3], word[:-3] + "e", word[:-4]))
+        stems.extend((word[:-3], word[:-3] + "e"))
+        if word[-4] == word[-5]:
+            stems.append(word[:-4])  # pulling -> pull
     if len(word) > 4 and word.endswith("ly"):
         stems.append(word[:-2])
     return stems

@@ -23,22 +23,22 @@ _EVENT = (r"(?:mi|ami|cabg|cva|tia|avr|mvr|ptca|pci|stent|stents|ppm|aicd|chf|"
           r"dx|dx'd|diagnosed|redo|repair|surgery|fx)(?:\s+in)?")
 
 PATTERNS: Final[tuple[PhiPattern, ...]] = (
-    PhiPattern("mdy", rf"(?<![\d/.\-])(?P<phi>{_MON_NUM}[/.\-]{_DAY}[/.\-](?:\d{{4}}|\d{{2}}))"
+    PhiPattern("mdy", rf"(?<![\d/.])(?<!\d-)(?P<phi>{_MON_NUM}[/.\-]{_DAY}[/.\-](?:\d{{4}}|\d{{2}}))"
                r"(?![\d/])", 0.9, "DATE"),
     PhiPattern("iso", r"(?<!\d)(?P<phi>(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]))"
                r"(?!\d)", 0.95, "DATE"),
-    PhiPattern("md", rf"(?<![\d/.\w+\-])(?P<phi>{_MON_NUM}/{_DAY})(?![\d/]|\.\d|\+)", 0.7,
+    PhiPattern("md", rf"(?<![\d/.\w+])(?<!\d-)(?P<phi>{_MON_NUM}/{_DAY})(?![\d/]|\.\d|\+)", 0.7,
                "DATE"),
-    PhiPattern("month_year", rf"(?<![\d/.\w+\-])(?P<phi>{_MON_NUM}/(?:3[2-9]|[4-9]\d))"
+    PhiPattern("month_year", rf"(?<![\d/.\w+])(?<!\d-)(?P<phi>{_MON_NUM}/(?:3[2-9]|[4-9]\d))"
                r"(?![\d/]|\.\d|\+)", 0.7, "DATE"),
     PhiPattern("month_name",
                rf"(?i)(?<![a-z])(?P<phi>(?:{_DAY}{_ORD}?\s+(?:of\s+)?)?{_MONTH}\.?"
-               rf"(?:\s*{_DAY}{_ORD}?\b)?(?:,?\s*(?:19|20)?\d\d\b)?)(?![a-z])",
+               rf"(?:\s*{_DAY}{_ORD}?\b)?(?:,?\s*(?:of\s+)?(?:19|20)?\d\d\b)?)(?![a-z])",
                0.8, "DATE"),
     PhiPattern("ordinal_day", rf"(?i)\b(?:the|on)\s+(?P<phi>{_DAY}{_ORD})\b", 0.6, "DATE"),
     PhiPattern("year_apostrophe", r"(?<![\w'])(?P<phi>'\d\d|\d\d')(?![\w'])", 0.7,
                "DATE_YEAR"),
-    PhiPattern("year_full", r"(?<![\d.:/\-])(?P<phi>(?:19|20)\d\d)(?![\d.:/]|\s*(?:-|->|to)\s*\d)"
+    PhiPattern("year_full", r"(?<![\d.:/\-])(?P<phi>(?:19|20)\d\d)(?![\d:/]|\.\d|\s*(?:-|->|to)\s*\d)"
                r"(?!\s*(?:cc|ml|mg|mcg|units?|u|kcal|cal|gm?|hrs?|mins?|am|pm|h)\b)", 0.6,
                "DATE_YEAR", re.IGNORECASE),
     PhiPattern("year_short", rf"(?i)\b{_EVENT}\s+(?P<phi>[3-9]\d|0\d)\b(?!\s*(?:%|/|\.\d|"
@@ -54,6 +54,11 @@ _YEAR_CONTEXT = re.compile(
     r"born|dob|until|from|redo|repair|surgery|tia|stent|avr|mvr|ptca|pci)|[,;(])\s*$")
 
 
+_VENT_CONTEXT = re.compile(
+    r"\b(?:ps|psv|peep|cpap|bipap|vent|ventilator|simv|imv|settings?|sbt|prvc|"
+    r"cmv|a/c|weaned|fio2)\b[^\n]{0,12}$")
+
+
 def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
     """Prune fractions, scores, bare ambiguous month words and military times."""
     m = match_text.lower()
@@ -64,9 +69,16 @@ def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
         before = text[max(0, start - 12):start].lower()
         if re.search(r"(?:bp|b/p|pressure|ratio|i:e)\s*:?\s*$", before):
             return True
-        return False
+        return _VENT_CONTEXT.search(text[max(0, start - 25):start].lower()) is not None
     words = re.findall(r"[a-z]+", m)
     if words and words[0] in _AMBIGUOUS_MONTHS and not re.search(r"\d", m):
+        return True
+    if re.fullmatch(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}", m) and _VENT_CONTEXT.search(
+            text[max(0, start - 25):start].lower()):
+        return True  # AC 12/5/40: rate/PEEP/FiO2
+    if re.fullmatch(r"\d{1,2}(?:st|nd|rd|th)", m) and re.match(
+            r"\s*(?:time|dose|degree|set|attempt|try|bag|unit|line|episode)",
+            text[end:end + 12].lower()):
         return True
     if re.fullmatch(r"[a-z]+\.?", m) and text[start:end].isupper() and len(m) <= 4 and m in {
             "dec", "mar", "sept", "aug", "oct"}:

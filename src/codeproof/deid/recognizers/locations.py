@@ -37,9 +37,13 @@ _TRANSFER_VERBS: Final[frozenset[str]] = frozenset(
      "presenting", "came", "arrived", "return", "returned", "returning", "go", "going",
      "discharged", "dc'd", "d/c'd", "seen", "screened", "evaluated", "accepted", "excepted",
      "w/u", "rehab", "back", "placement", "bed", "transport", "transported", "from",
-     "visiting", "vacationing", "lives", "living", "resides", "home", "work", "works"})
+     "visiting", "vacationing", "lives", "living", "resides", "home", "work", "works",
+     "went", "goes", "moved", "remains", "stay", "stays", "bed", "plan", "per"})
+#: Head words that are part of the name itself ("Sacred Heart Memorial", "Laurel Regional").
+_NAMED_HEADS: Final[frozenset[str]] = frozenset({"memorial", "regional", "campus", "square"})
 _STRONG_HEADS: Final[frozenset[str]] = frozenset({"hospital", "hosp", "infirmary"})
-_PLACE_PREPS: Final[frozenset[str]] = frozenset({"to", "from", "at", "into", "in", "by", "near"})
+_PLACE_PREPS: Final[frozenset[str]] = frozenset(
+    {"to", "from", "at", "into", "in", "by", "near", "on"})
 _GENERIC_BEFORE_HEAD: Final[frozenset[str]] = frozenset(
     {"the", "a", "an", "this", "that", "outside", "local", "other", "another", "state",
      "community", "general", "her", "his", "their", "our", "same", "nursing", "private",
@@ -120,6 +124,16 @@ class LocationRecognizer(EntityRecognizer):
                 if chain and not invalidate(tokens, chain[-1], chain[0]):
                     out.append((tokens[chain[-1]].start, tokens[chain[0]].end, "HOSPITAL",
                                 0.8, "hospital_head"))
+            # H1b: "<Name> Memorial" / "<Name> Regional": the head is part of the name
+            if low in _NAMED_HEADS and tok.is_word and (mode != "mixed" or tok.capitalized):
+                j = i - 1
+                chain = []
+                while j >= 0 and len(chain) < 3 and placeish(j, allow_common=mode == "mixed"):
+                    chain.append(j)
+                    j -= 1
+                if chain and (mode == "mixed" or any(classes[k] != "word" for k in chain)):
+                    out.append((tokens[chain[-1]].start, tok.end, "HOSPITAL", 0.7,
+                                "named_head"))
             # H2: "St. Mary's", "Saint Agnes"
             if low in ("st", "saint") and tok.is_word and (mode != "upper" or low == "saint"
                                                             or True):
@@ -139,10 +153,21 @@ class LocationRecognizer(EntityRecognizer):
                 if tokens[j].is_word and tokens[j].capitalized and classes[j] != "never" and (
                         low != "u" or tokens[j].text[1:2].islower()):
                     out.append((tok.start, tokens[j].end, "HOSPITAL", 0.7, "university"))
+            # H5: "transfer Quartermain 2": a named unit right after a transfer verb
+            k = i + 2 if i + 1 < n and tokens[i + 1].text == ":" else i + 1
+            if low in _TRANSFER_VERBS and k + 1 < n and tokens[k].is_word \
+                    and classes[k] in ("unknown", "strong") and len(tokens[k].text) > 3 \
+                    and tokens[k + 1].kind == "num" and len(tokens[k + 1].text) == 1:
+                out.append((tokens[k].start, tokens[k + 1].end, "HOSPITAL", 0.55, "unit"))
+            # H6: "in Edgemere": an unknown capitalised word after "in" (mixed case)
+            if low == "in" and mode == "mixed" and i + 1 < n and tokens[i + 1].is_word \
+                    and tokens[i + 1].capitalized and classes[i + 1] == "unknown" \
+                    and len(tokens[i + 1].text) > 3 and tokens[i + 1].text[1:].islower():
+                out.append((tokens[i + 1].start, tokens[i + 1].end, "LOCATION", 0.5, "in_place"))
             # H4: transfer context: "<verb> to|from|at X"
             if low in _PLACE_PREPS and i + 1 < n:
                 back = [t.lower for t in tokens[max(0, i - 3):i] if t.is_word]
-                if any(b in _TRANSFER_VERBS for b in back) or low in ("to", "from", "at"):
+                if any(b in _TRANSFER_VERBS for b in back) or low in ("to", "from", "at", "by"):
                     self._after_preposition(tokens, classes, i, mode, out,
                                             strict=not any(b in _TRANSFER_VERBS for b in back))
         out.extend(self._cities(tokens, classes, mode))
@@ -158,14 +183,42 @@ class LocationRecognizer(EntityRecognizer):
                            strict: bool) -> None:
         n = len(tokens)
         j = i + 1
-        if j < n and tokens[j].lower == "the":
+        the = j < n and tokens[j].lower == "the"
+        if the:
+            j += 1
+        if j >= n:
             return
         tok = tokens[j]
+        if mode == "mixed" and tok.capitalized and (
+                tokens[i].lower in ("to", "from", "at") or (the and tokens[i].lower in (
+                    "on", "in"))):
+            # a run of capitalised words mid-sentence: "to Sacred Heart Memorial"
+            run = []
+            k = j
+            while k < n and len(run) < 4 and tokens[k].is_word and tokens[k].capitalized \
+                    and classes[k] not in ("never", "other") \
+                    and tokens[k].lower not in _GENERIC_BEFORE_HEAD:
+                run.append(k)
+                k += 1
+            if run and (len(run) >= 2 or (not the and not strict)
+                        or classes[run[0]] in ("unknown", "strong")
+                        or (tokens[i].lower in ("from", "at")
+                            and tokens[run[0]].lower not in self.lex.frequent_words)) \
+                    and (len(run) >= 2 or not the or tokens[i].lower in ("to", "from", "at")):
+                end = tokens[run[-1]].end
+                if k < n and tokens[k].kind == "num" and len(tokens[k].text) <= 2:
+                    end = tokens[k].end
+                out.append((tok.start, end, "HOSPITAL", 0.55, "capitalized_place"))
+                return
+        if the and not (tok.text.isupper() and len(tok.text) <= 5):
+            return
         if not tok.is_word:
             return
         cls = classes[j]
         acronym = (tok.kind == "word" and 2 <= len(tok.text) <= 6
-                   and (tok.text.isupper() or mode == "lower") and cls not in ("never",)
+                   and (tok.text.isupper() or mode == "lower"
+                        or (cls == "unknown" and len(tok.text) <= 3))
+                   and cls not in ("never",)
                    and tok.lower not in self.lex.common_words
                    and tok.lower.endswith(("h", "mc", "hc")))
         if acronym:
@@ -177,7 +230,8 @@ class LocationRecognizer(EntityRecognizer):
                 and cls in ("unknown", "strong", "ambiguous") and not strict)
         if (cls not in ("unknown", "strong") or len(tok.text) < 4) and not unit:
             return
-        if mode == "mixed" and not tok.capitalized:
+        if mode == "mixed" and not tok.capitalized and not (
+                j + 1 < n and tokens[j + 1].kind == "num" and len(tokens[j + 1].text) == 1):
             return
         end = tok.end
         k = j + 1

@@ -33,6 +33,9 @@ _BEFORE_CREDENTIALS: Final[frozenset[str]] = frozenset({"np", "rn", "md", "pa", 
 _CALL_VERBS: Final[frozenset[str]] = frozenset(
     {"called", "visited", "phoned", "telephoned", "updated", "aware", "notified", "came",
      "stayed", "spoke", "asked", "wants", "states", "stated", "is", "was", "and"})
+_CUE_WORDS: Final[frozenset[str]] = frozenset(
+    {"per", "by", "paged", "page", "called", "notified", "told", "informed", "updated",
+     "contacted", "spoke", "w/"})
 CONTEXT: Final[tuple[str, ...]] = ("dr", "mr", "mrs", "ms", "rn", "np", "md", "wife",
                                    "husband", "son", "daughter")
 
@@ -120,11 +123,19 @@ class NameRecognizer(EntityRecognizer):
                 self._before_credential(tokens, classes, i, flag, is_initial)
             # R2b: credential before a name
             if w in _BEFORE_CREDENTIALS and i + 1 < n and classes[i + 1] in (
-                    "strong", "ambiguous") and tokens[i + 1].lower in self.lex.first_names:
+                    "strong", "ambiguous") and (
+                    tokens[i + 1].lower in self.lex.first_names
+                    or (mode == "mixed" and tokens[i + 1].capitalized)):
                 flag(i + 1, 0.7, "credential_before")
+            # R8: "per David", "paged Smith"
+            if tok.lower in _CUE_WORDS and i + 1 < n and classes[i + 1] in (
+                    "strong", "ambiguous") and cap_ok(i + 1) and (
+                    tokens[i + 1].lower in self.lex.first_names or classes[i + 1] == "strong"):
+                flag(i + 1, 0.6, "cue")
             # R3: relationship words
             if cls == "never" and (tok.lower in self.lex.relatives or w in self.lex.relatives):
                 self._relative(tokens, classes, i, mode, flag)
+                self._before_relative(tokens, classes, i, cap_ok, flag)
             # R4: a census name that is not a word
             if cls == "strong" and len(tok.text) >= 3 and cap_ok(i):
                 flag(i, 0.55, "lexicon")
@@ -144,8 +155,51 @@ class NameRecognizer(EntityRecognizer):
             if tok.lower == "family" and i > 0 and classes[i - 1] in ("strong", "ambiguous") \
                     and cap_ok(i - 1):
                 flag(i - 1, 0.6, "family")
+        self._signature(tokens, classes, flag)
         self._extend(tokens, classes, flags, mode, is_initial)
         return self._spans(text, tokens, flags)
+
+    def _signature(self, tokens: list[Token], classes: list[WordClass], flag: Any) -> None:
+        """A last line made only of a first name and up to two more names is a signature."""
+        end = len(tokens)
+        while end > 0 and tokens[end - 1].kind in ("nl", "punct"):
+            end -= 1
+        start = end
+        while start > 0 and tokens[start - 1].kind != "nl":
+            start -= 1
+        for k in range(end - 1, start, -1):  # "... 1400U/HR.  SUSAN": after the last period
+            if tokens[k].text in (".", "!", "?") and k + 1 < end:
+                start = k + 1
+                break
+        line = tokens[start:end]
+        words = [k for k in range(start, end) if tokens[k].is_word]
+        if not 1 <= len(words) <= 3 or len(words) != sum(
+                1 for t in line if t.kind != "punct"):
+            return
+        if tokens[words[0]].lower not in self.lex.first_names:
+            return
+        if any(classes[k] == "never" for k in words):
+            return
+        for k in words:
+            flag(k, 0.6, "signature")
+
+    def _before_relative(self, tokens: list[Token], classes: list[WordClass], i: int,
+                         cap_ok: Any, flag: Any) -> None:
+        """"Hank Przybylo (son)", "Nancy Smith his niece": names right before a relation."""
+        j = i - 1
+        if j >= 0 and (tokens[j].text == "(" or tokens[j].lower in ("his", "her", "pt's")):
+            j -= 1
+        else:
+            return
+        chain: list[int] = []
+        while j >= 0 and len(chain) < 3 and tokens[j].is_word and cap_ok(j) and classes[j] in (
+                "strong", "ambiguous", "unknown"):
+            chain.append(j)
+            j -= 1
+        if any(tokens[k].lower in self.lex.first_names or classes[k] == "strong"
+               for k in chain):
+            for k in chain:
+                flag(k, 0.65, "before_relative")
 
     def _title_chain(self, tokens: list[Token], classes: list[WordClass], j: int, *,
                      weak: bool, flag: Any, cap_ok: Any, is_initial: Any) -> None:
@@ -162,7 +216,8 @@ class NameRecognizer(EntityRecognizer):
                     break
                 if cls == "word" and not cap_ok(j):
                     break
-            elif cls == "word" and not is_initial(j):
+            elif cls == "word" and not is_initial(j) and not (
+                    tokens[j].capitalized and cap_ok(j) and tokens[j].text[1:].islower()):
                 break
             flag(j, 0.85, "title")
             taken += 1
@@ -191,7 +246,9 @@ class NameRecognizer(EntityRecognizer):
             if tok.text in (".", "-") and j > 0 and tokens[j - 1].end == tok.start:
                 j -= 1
                 continue
-            if classes[j] in ("strong", "ambiguous", "unknown") or is_initial(j):
+            if classes[j] in ("strong", "ambiguous", "unknown") or is_initial(j) or (
+                    classes[j] == "never" and self._clinical_name(tok) and tok.capitalized
+                    and tok.text[1:].islower()):
                 chain.append(j)
                 j -= 1
                 continue
@@ -263,6 +320,14 @@ class NameRecognizer(EntityRecognizer):
                     if ok:
                         flags[j] = (flags[i][0] * 0.9, "extend")
                         changed = True
+                # "Suzette and Hank": a first name joined by "and" to a found name
+                k = i + 1
+                if k + 1 < len(tokens) and tokens[k].lower in ("and", "&") \
+                        and k + 1 not in flags and classes[k + 1] in ("strong", "ambiguous") \
+                        and tokens[k + 1].lower in self.lex.first_names \
+                        and (mode != "mixed" or tokens[k + 1].capitalized):
+                    flags[k + 1] = (flags[i][0] * 0.9, "and")
+                    changed = True
 
     def _spans(self, text: str, tokens: list[Token],
                flags: dict[int, tuple[float, str]]) -> list[tuple[int, int, float, str]]:
