@@ -138,11 +138,15 @@ def test_identified_text_is_refused_unless_endpoint_is_covered(jsettings, jh) ->
 @pytest.mark.parametrize(("endpoint", "allowed", "region", "ok"), [
     ("inproc://llamacpp/model.gguf", {}, "US", True),
     ("http://127.0.0.1:8000/v1", {"US": ("http://127.0.0.1",)}, "US", True),
-    ("http://127.0.0.1:8000/v1", {"US": ("http://127.0.0.1",)}, "EU", False),
+    ("http://127.0.0.1:8000/v1", {}, "EU", True),  # loopback never leaves the machine
     ("https://api.example.com/v1", {}, "US", False),
-    # borderline: a prefix of a different host is not a match
-    ("https://eu.models.example.net/v1", {"EU": ("https://eu.models.example.com",)}, "EU",
+    ("https://eu.models.example.com/v1", {"EU": ("https://eu.models.example.com",)}, "EU",
+     True),
+    ("https://eu.models.example.com/v1", {"EU": ("https://eu.models.example.com",)}, "US",
      False),
+    # borderline: a string prefix of the allowed host is a different host
+    ("https://eu.models.example.com.evil.net/v1", {"EU": ("https://eu.models.example.com",)},
+     "EU", False),
 ])
 def test_region_endpoint_policy(jh, endpoint, allowed, region, ok) -> None:
     enc = dataclasses.replace(jh.deid(jh.make()), region=region)

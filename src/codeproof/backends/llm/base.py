@@ -4,10 +4,12 @@ A backend implements one method, :meth:`LLMBackend.complete`. Code that sends
 note-derived text to a model calls :meth:`LLMBackend.complete_for` instead,
 which first runs :func:`check_model_call`:
 
-- the endpoint must be allowed for the tenant's region
-  (``security.region_endpoints[region]`` lists allowed URL prefixes; an
+- the endpoint must be allowed for the tenant's region, decided by the security
+  layer's :func:`codeproof.security.residency.allowed_endpoint`
+  (``security.region_endpoints[region]`` lists allowed base URLs, compared by
+  scheme, host, port and path, not by string prefix; loopback is local). An
   in-process model, endpoint ``inproc://...``, never leaves the machine and is
-  always region-local; a remote endpoint is refused when its region lists none);
+  always region-local; a remote endpoint is refused when its region lists none;
 - the encounter must be de-identified (``encounter.deidentified``) unless the
   endpoint is marked covered (``justify.covered_endpoint``: a BAA/DPA exists for
   that region). Callers then build prompts from ``encounter.model_text(note_id)``.
@@ -58,8 +60,9 @@ def check_model_call(encounter: Encounter, *, endpoint: str, policy: ModelPolicy
     """Raise :class:`RegionViolation` unless ``encounter`` may be sent to ``endpoint``."""
     region = encounter.region
     if not endpoint.startswith(INPROC_PREFIX):
-        allowed = policy.region_endpoints.get(region, ())
-        if not any(endpoint.startswith(prefix) for prefix in allowed):
+        from codeproof.security.residency import allowed_endpoint
+
+        if not allowed_endpoint(region, endpoint, endpoints=policy.region_endpoints):
             logger.warning("model call refused: endpoint not allowed for region %s "
                            "(encounter %s)", region, encounter.id)
             raise RegionViolation(
