@@ -81,3 +81,26 @@ def test_abbreviation_offsets(engine: NlpEngine) -> None:
     found = engine.abbreviations(text)
     assert [(text[m.start:m.end], m.expansion) for m in found] == [
         ("h/o", "history of"), ("CHF", "congestive heart failure")]
+
+
+SPELLING = [
+    ("Pnuemonia.", "pneumonia"),          # swapped letters
+    ("Diarhea for 2 days.", "diarrhea"),  # doubled letter written once
+    ("Hypertention.", "hypertension"),    # curated list
+    ("Haemorrhage.", "hemorrhage"),       # British spelling
+    ("Oedema of the ankle.", "edema"),
+    ("Leucopenia.", "leukopenia"),
+]
+
+
+@pytest.mark.parametrize(("text", "normalized"), SPELLING)
+def test_misspellings_still_match(engine: NlpEngine, text: str, normalized: str) -> None:
+    hits = engine.match_terms(text)
+    assert [(h.normalized, h.source) for h in hits][:1] == [(normalized, "spelling")]
+    assert text[hits[0].start:hits[0].end].lower() != normalized  # evidence stays verbatim
+
+
+@pytest.mark.parametrize("text", ["Injection site.", "Graft rejection.", "Hepatoma.",
+                                  "Hypertenson."])
+def test_real_words_and_other_slips_are_not_corrected(engine: NlpEngine, text: str) -> None:
+    assert all(h.source != "spelling" for h in engine.match_terms(text))

@@ -129,6 +129,8 @@ class NlpEngine:
         }
         if self._lexicon is not None:
             versions["nlp.lexicon"] = self._lexicon.version
+            if self._lexicon.spelling is not None:
+                versions["nlp.misspellings"] = self._lexicon.spelling.version
         return versions
 
     # -- structure ---------------------------------------------------------------------

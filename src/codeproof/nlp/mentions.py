@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from codeproof.errors import NlpResourceError
 from codeproof.nlp.abbreviations import AbbreviationExpander
+from codeproof.nlp.spelling import SpellingCorrector
 
 __all__ = ["Lexicon", "MentionKind", "SpanMatch", "load_lexicon", "terminology_terms"]
 
@@ -76,7 +77,7 @@ class SpanMatch:
     end: int
     kind: MentionKind
     normalized: str
-    source: str  # "lexicon", "abbreviation", "terminology"
+    source: str  # "lexicon", "abbreviation", "terminology", "spelling"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,7 @@ class Lexicon:
         self._entries: dict[tuple[str, ...], _Entry] = {}
         self._sensitive: dict[str, _Entry] = {}
         self._longest: dict[str, int] = {}  # first token -> longest entry starting with it
+        self.spelling: SpellingCorrector | None = None
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._sensitive)
@@ -228,6 +230,9 @@ class Lexicon:
             lexicon.add(phrase, kind, source="terminology")
         if abbreviations is not None:
             lexicon.add_abbreviations(abbreviations)
+        curated = {t for key, e in lexicon._entries.items() if e.source == "lexicon" for t in key}
+        known = {t for key in lexicon._entries for t in key}
+        lexicon.spelling = SpellingCorrector.default(curated, known=known)
         return lexicon
 
     def match(self, text: str, start: int = 0, end: int | None = None) -> list[SpanMatch]:
@@ -235,10 +240,18 @@ class Lexicon:
         tokens = [(m.start(), m.end(), m.group(0))
                   for m in _TOKEN.finditer(text, start, len(text) if end is None else end)]
         folded = [_fold(t[2]) for t in tokens]
-        found: list[SpanMatch] = []
-        i = 0
         longest = self._longest
         entries = self._entries
+        corrected: set[int] = set()
+        if self.spelling is not None:
+            for index, token in enumerate(folded):
+                if token not in longest and len(token) >= self.spelling.min_length:
+                    fixed = self.spelling.correct(token)
+                    if fixed is not None:
+                        folded[index] = _fold(fixed)
+                        corrected.add(index)
+        found: list[SpanMatch] = []
+        i = 0
         while i < len(tokens):
             hit: tuple[int, _Entry] | None = None
             sensitive = self._sensitive.get(tokens[i][2])
@@ -259,7 +272,8 @@ class Lexicon:
                 i += 1
                 continue
             n, entry = hit
+            source = "spelling" if corrected.intersection(range(i, i + n)) else entry.source
             found.append(SpanMatch(tokens[i][0], tokens[i + n - 1][1], entry.kind,
-                                   entry.normalized, entry.source))
+                                   entry.normalized, source))
             i += n
         return found

@@ -94,8 +94,9 @@ class MentionsStage:
                 encounter.model_text(note.id), note_id=note.id, original=note.text,
                 sections=_note_sections(encounter, note.id), producer=self.name))
         out = dataclasses.replace(encounter, mentions=tuple(mentions))
-        return out.with_versions(**{"nlp.lexicon": self.engine.lexicon.version,
-                                    "nlp.abbreviations": self.engine.abbreviator.version})
+        return out.with_versions(**{k: v for k, v in self.engine.versions.items()
+                                    if k in ("nlp.lexicon", "nlp.abbreviations",
+                                             "nlp.misspellings")})
 
 
 class ContextStage:
