@@ -113,3 +113,20 @@ def test_rotate_audit_key_keeps_old_checkpoints_verifiable(home: Path, tmp_path:
     assert code == 0, exc
     code, out, _ = _run("audit", "log", "--name", "audit.key_rotated")
     assert '"old_key_id"' in out
+
+
+def test_erase_several_subjects_and_whole_tenant(home: Path) -> None:
+    sealer = sealer_from_settings(load_settings())
+    blobs = {s: sealer.seal(tenant="acme", subject=s, data=b"x") for s in ("", "a", "b", "c")}
+    code, out, _ = _run("erase", "--tenant", "acme", "--subject", "a", "--subject", "b")
+    assert code == 0 and out.count("data key destroyed") == 2
+    assert sealer_from_settings(load_settings()).open(tenant="acme", subject="c",
+                                                      blob=blobs["c"]) == b"x"
+    code, _, exc = _run("erase", "--tenant", "acme")  # neither --subject nor --all
+    assert code != 0 and exc is not None
+    code, out, _ = _run("erase", "--tenant", "acme", "--all")
+    assert code == 0 and "2 data keys destroyed" in out  # "" and "c" were still live
+    with pytest.raises(KeyError_):
+        sealer_from_settings(load_settings()).open(tenant="acme", subject="",
+                                                   blob=blobs[""])
+    assert _run("audit", "verify")[0] == 0

@@ -215,7 +215,7 @@ class SubjectErased(Event):
     """A subject's data key was destroyed (crypto-shredding); its blobs are unreadable."""
 
     name: ClassVar[str] = "subject.erased"
-    reason: str  # "request" (GDPR art. 17) | "retention"
+    reason: str  # "request" (GDPR art. 17) | "retention" | "tenant" (off-boarding)
     keys_destroyed: int
 
 

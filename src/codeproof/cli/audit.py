@@ -212,18 +212,31 @@ def status() -> None:
 
 
 def erase(
-    subject: str = typer.Option(..., "--subject", help="Subject id whose data key to destroy."),
-    tenant: str = typer.Option(..., "--tenant", help="Tenant that owns the subject."),
+    subject: list[str] = typer.Option(None, "--subject",
+                                      help="Subject id whose data key to destroy "
+                                           "(repeatable)."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant that owns the subjects."),
+    all_subjects: bool = typer.Option(False, "--all",
+                                      help="Off-board the tenant: destroy every data key "
+                                           "of TENANT, the tenant-wide key included."),
 ) -> None:
-    """Erase a subject by destroying its data key (crypto-shredding); the audit chain stays."""
+    """Erase subjects by destroying their data keys (crypto-shredding); the audit chain stays."""
     from codeproof.security.base import Principal
-    from codeproof.security.retention import erase_subject
+    from codeproof.security.retention import erase_subject, erase_tenant
 
+    if bool(subject) == all_subjects:
+        raise ConfigError("give --subject ID (one or more) or --all, not both")
     log, sealer = _security(_settings())
-    destroyed = erase_subject(sealer=sealer, tenant=tenant, subject=subject,
-                              principal=Principal.system(tenant), audit=log)
-    typer.echo("erased: data key destroyed" if destroyed
-               else "nothing to erase: no live data key for that subject (request recorded)")
+    principal = Principal.system(tenant)
+    if all_subjects:
+        count = erase_tenant(sealer=sealer, tenant=tenant, principal=principal, audit=log)
+        typer.echo(f"erased tenant {tenant}: {count} data keys destroyed")
+        return
+    for one in subject:
+        destroyed = erase_subject(sealer=sealer, tenant=tenant, subject=one,
+                                  principal=principal, audit=log)
+        typer.echo(f"{one}: " + ("erased: data key destroyed" if destroyed else
+                                 "nothing to erase: no live data key (request recorded)"))
 
 
 @retention_app.command("sweep")

@@ -31,7 +31,8 @@ from codeproof.security.residency import ResidencyPolicy
 if TYPE_CHECKING:
     from codeproof.config import Settings
 
-__all__ = ["RetentionPolicy", "SweepResult", "erase_subject", "sweep_retention"]
+__all__ = ["RetentionPolicy", "SweepResult", "erase_subject", "erase_tenant",
+           "sweep_retention"]
 
 
 def _parse(iso: str) -> datetime:
@@ -93,6 +94,20 @@ def erase_subject(*, sealer: EnvelopeSealer, tenant: str, subject: str,
     emit(audit, SubjectErased(tenant=tenant, actor=principal.user, subject=subject,
                               reason=reason, keys_destroyed=int(destroyed)))
     return destroyed
+
+
+def erase_tenant(*, sealer: EnvelopeSealer, tenant: str, principal: Principal,
+                 audit: Any) -> int:
+    """Off-board ``tenant``: destroy every data key it has (tenant-wide key included).
+
+    Needs ``admin.erase`` on that tenant; records one ``subject.erased`` with
+    subject ``""`` and reason ``tenant`` carrying the count. Returns the count.
+    """
+    authorize(principal, "admin.erase", tenant=tenant, audit=audit)
+    count = sealer.destroy_tenant_keys(tenant)
+    emit(audit, SubjectErased(tenant=tenant, actor=principal.user, subject="",
+                              reason="tenant", keys_destroyed=count))
+    return count
 
 
 def sweep_retention(*, sealer: EnvelopeSealer, retention: RetentionPolicy,
