@@ -366,7 +366,7 @@ def _inpatient(count: int, seed: int, rng: random.Random, cif_dir: Path,
 
 def _outpatient(count: int, seed: int, rng: random.Random, cif_dir: Path,
                 lib: dict[str, Any]) -> list[SyntheticNote]:
-    config = lib["SimulatorConfig"](random_seed=seed, catchment_population=max(200, count * 4),
+    config = lib["SimulatorConfig"](random_seed=seed, catchment_population=max(50, count * 4),
                                     time_range=("2024-04-01", "2024-04-30"))
     with _quiet():
         dataset = lib["run_beta"](config)
