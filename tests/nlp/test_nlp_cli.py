@@ -75,3 +75,22 @@ def test_exit_code_2_through_real_entry_point() -> None:
                            str(FIXTURES / "assert_input.jsonl")], capture_output=True, text=True)
     assert done.returncode == 2
     assert len(done.stdout.splitlines()) == 8
+
+
+def test_annotate_prints_sections_and_mentions() -> None:
+    result = CliRunner().invoke(app, ["annotate", "--in", str(FIXTURES / "discharge_note.txt"),
+                                      "--note-id", "n9"])
+    assert result.exit_code == 0, result.stdout
+    doc = json.loads(result.stdout)
+    text = (FIXTURES / "discharge_note.txt").read_text(encoding="utf-8")
+    assert doc["note_id"] == "n9" and doc["versions"]["nlp.context_rules"]
+    assert "assessment_plan" in [s["name"] for s in doc["sections"]]
+    assert all(text[m["start"]:m["end"]] == m["text"] for m in doc["mentions"])
+    dvt = next(m for m in doc["mentions"] if m["text"] == "DVT")
+    assert dvt["assertion"]["negated"] and dvt["id"].startswith("n9:")
+    assert dvt["assertion"]["cues"][0][2] == "was ruled out"
+
+
+def test_annotate_missing_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["annotate", "--in", str(tmp_path / "none.txt")])
+    assert result.exit_code != 0

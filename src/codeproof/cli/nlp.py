@@ -1,4 +1,4 @@
-"""``codeproof assert``: ConText assertions for target phrases in sentences."""
+"""``codeproof assert`` (ConText assertions for target phrases) and ``codeproof annotate``."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ def assert_command(
     explain: bool = typer.Option(False, "--explain",
                                  help="Also print conditional, the target span and the cues."),
 ) -> None:
-    """Print one JSON line per input line: negated, historical, hypothetical, uncertain,
-    experiencer. Bad lines get an error line with a stable code; exit code 2 if any."""
+    """Assert target phrases in sentences (ConText): one JSON line per input line.
+
+    Each answer has negated, historical, hypothetical, uncertain and experiencer. A bad
+    line gets an error line with a stable code instead; the exit code is then 2.
+    """
     from codeproof.nlp import NlpEngine, assert_records
 
     engine = NlpEngine()
@@ -43,6 +46,35 @@ def assert_command(
         raise SystemExit(2)
 
 
+def annotate_command(
+    input_path: Path = typer.Option(..., "--in", help="A plain-text note ('-' reads stdin)."),
+    note_id: str = typer.Option("note", "--note-id", help="Id used in mention ids."),
+    terminology: bool = typer.Option(False, "--terminology/--no-terminology",
+                                     help="Also match ICD-10-CM titles (loads the store)."),
+) -> None:
+    """Print the note's sections and mentions with assertions and attributes as JSON."""
+    from codeproof.nlp import NlpEngine, annotate_document
+
+    if str(input_path) == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = input_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NlpError(f"cannot read input file {input_path}: {type(exc).__name__}",
+                           path=str(input_path)) from exc
+    if terminology:
+        from codeproof.nlp.engine import engine_from_runtime
+        from codeproof.runtime import Runtime
+
+        engine = engine_from_runtime(Runtime())
+    else:
+        engine = NlpEngine()
+    typer.echo(json.dumps(annotate_document(text, engine, note_id=note_id), indent=2,
+                          ensure_ascii=False))
+
+
 def register(app: typer.Typer) -> None:
     """Add the NLP commands to the root app."""
     app.command("assert")(assert_command)
+    app.command("annotate")(annotate_command)

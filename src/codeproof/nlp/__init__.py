@@ -12,7 +12,7 @@ attributes, as pipeline stages (``nlp.sections.v1``, ``nlp.sentences.v1``,
 
 from codeproof.nlp.abbreviations import AbbreviationExpander, AbbreviationMatch
 from codeproof.nlp.attributes import AttributeExtractor
-from codeproof.nlp.batch import assert_records
+from codeproof.nlp.batch import annotate_document, assert_records
 from codeproof.nlp.context import ContextEngine, ContextRule, Trigger
 from codeproof.nlp.engine import NlpEngine, engine_from_runtime, find_target
 from codeproof.nlp.mentions import Lexicon, SpanMatch
@@ -35,6 +35,7 @@ __all__ = [
     "SentencesStage",
     "SpanMatch",
     "Trigger",
+    "annotate_document",
     "assert_records",
     "engine_from_runtime",
     "find_target",

@@ -8,6 +8,7 @@ with a stable error code. A bad line never stops the batch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from codeproof.errors import InvalidAssertLine, MissingAssertField, NlpError
 from codeproof.nlp.engine import NlpEngine, find_target
 
-__all__ = ["assert_record", "assert_records"]
+__all__ = ["annotate_document", "assert_record", "assert_records"]
 
 
 def assert_record(record: Any, engine: NlpEngine, *, explain: bool = False) -> dict[str, Any]:
@@ -62,3 +63,28 @@ def assert_records(lines: Iterable[str], engine: NlpEngine, *,
             ident = record.get("id") if isinstance(record, dict) else None
             yield {"id": ident, "line": number, "code": exc.code,
                    "error": type(exc).__name__, "message": exc.message}, False
+
+
+def annotate_document(text: str, engine: NlpEngine, *, note_id: str = "note") -> dict[str, Any]:
+    """Sections, sentence count and annotated mentions of one text, JSON-ready."""
+    sections = engine.sections(text, note_id=note_id)
+    sentences = engine.sentences(text, sections=sections)
+    mentions = engine.annotate(
+        engine.mentions(text, note_id=note_id, sections=sections, sentences=sentences),
+        text, sentences=sentences, sections=sections)
+    return {
+        "note_id": note_id,
+        "versions": engine.versions,
+        "sections": [{"name": s.name, "header": s.header, "start": s.start, "end": s.end,
+                      "body_start": s.body_start, "weight": s.weight} for s in sections],
+        "sentences": len(sentences),
+        "mentions": [{
+            "id": m.id, "start": m.start, "end": m.end, "text": m.text, "kind": m.kind,
+            "normalized": m.normalized, "section": m.section,
+            "section_weight": m.section_weight,
+            "assertion": {**{k: v for k, v in dataclasses.asdict(m.assertion).items()
+                             if k != "cues"},
+                          "cues": [[c.start, c.end, c.quote] for c in m.assertion.cues]},
+            "attributes": dataclasses.asdict(m.attributes),
+        } for m in mentions],
+    }
