@@ -23,8 +23,8 @@ _EVENT = (r"(?:mi|ami|cabg|cva|tia|avr|mvr|ptca|pci|stent|stents|ppm|aicd|chf|"
           r"dx|dx'd|diagnosed|redo|repair|surgery|fx)(?:\s+in)?")
 
 PATTERNS: Final[tuple[PhiPattern, ...]] = (
-    PhiPattern("mdy", rf"(?<![\d/.])(?<!\d-)(?P<phi>{_MON_NUM}[/.\-]{_DAY}[/.\-](?:\d{{4}}|\d{{2}}))"
-               r"(?![\d/])", 0.9, "DATE"),
+    PhiPattern("mdy", rf"(?<![\d/.])(?<!\d-)(?P<phi>{_MON_NUM}[/.\-]{_DAY}[/.\-]"
+               r"(?:\d{4}|\d{2}))(?![\d/])", 0.9, "DATE"),
     PhiPattern("iso", r"(?<!\d)(?P<phi>(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]))"
                r"(?!\d)", 0.95, "DATE"),
     PhiPattern("md", rf"(?<![\d/.\w+])(?<!\d-)(?P<phi>{_MON_NUM}/{_DAY})(?![\d/]|\.\d|\+)", 0.7,
@@ -38,7 +38,8 @@ PATTERNS: Final[tuple[PhiPattern, ...]] = (
     PhiPattern("ordinal_day", rf"(?i)\b(?:the|on)\s+(?P<phi>{_DAY}{_ORD})\b", 0.6, "DATE"),
     PhiPattern("year_apostrophe", r"(?<![\w'])(?P<phi>'\d\d|\d\d')(?![\w'])", 0.7,
                "DATE_YEAR"),
-    PhiPattern("year_full", r"(?<![\d.:/\-])(?P<phi>(?:19|20)\d\d)(?![\d:/]|\.\d|\s*(?:-|->|to)\s*\d)"
+    PhiPattern("year_full", r"(?<![\d.:/\-])(?P<phi>(?:19|20)\d\d)"
+               r"(?![\d:/]|\.\d|\s*(?:-|->|to)\s*\d)"
                r"(?!\s*(?:cc|ml|mg|mcg|units?|u|kcal|cal|gm?|hrs?|mins?|am|pm|h)\b)", 0.6,
                "DATE_YEAR", re.IGNORECASE),
     PhiPattern("year_short", rf"(?i)\b{_EVENT}\s+(?P<phi>[3-9]\d|0\d)\b(?!\s*(?:%|/|\.\d|"

@@ -38,7 +38,7 @@ _TRANSFER_VERBS: Final[frozenset[str]] = frozenset(
      "discharged", "dc'd", "d/c'd", "seen", "screened", "evaluated", "accepted", "excepted",
      "w/u", "rehab", "back", "placement", "bed", "transport", "transported", "from",
      "visiting", "vacationing", "lives", "living", "resides", "home", "work", "works",
-     "went", "goes", "moved", "remains", "stay", "stays", "bed", "plan", "per"})
+     "went", "goes", "moved", "remains", "stay", "stays", "plan", "per"})
 #: Head words that are part of the name itself ("Sacred Heart Memorial", "Laurel Regional").
 _NAMED_HEADS: Final[frozenset[str]] = frozenset({"memorial", "regional", "campus", "square"})
 _STRONG_HEADS: Final[frozenset[str]] = frozenset({"hospital", "hosp", "infirmary"})
@@ -193,7 +193,7 @@ class LocationRecognizer(EntityRecognizer):
                 tokens[i].lower in ("to", "from", "at") or (the and tokens[i].lower in (
                     "on", "in"))):
             # a run of capitalised words mid-sentence: "to Sacred Heart Memorial"
-            run = []
+            run: list[int] = []
             k = j
             while k < n and len(run) < 4 and tokens[k].is_word and tokens[k].capitalized \
                     and classes[k] not in ("never", "other") \
