@@ -167,3 +167,32 @@ def test_registry_writers_and_verifiers_are_built_from_settings(jsettings) -> No
         "verifier.grounding.v1"
     verifier = get_registry("verifiers").get("verifier.llm.v1")(runtime)
     assert verifier.backend.name == "llm.fake.v1"
+
+
+def test_second_model_rejection_falls_back_and_lowers_confidence(jsettings, jh) -> None:
+    from codeproof.justify.verify import ModelVerifier
+
+    enc = jh.deid(jh.make(codes=jh.make().codes[:1]))
+    no = FakeLLM(default="NO")
+    stage = JustifyStage(kb=load_kb(jsettings), verifier=ModelVerifier(no))
+    out = stage(enc)
+    justification = out.justifications[0]
+    assert justification.rejected_drafts == 1 and justification.grounded
+    assert justification.verifier.startswith("verifier.grounding.v1 (draft rejected by "
+                                             "verifier.llm.v1")
+    assert out.codes[0].confidence == pytest.approx(enc.codes[0].confidence - 0.15)
+    assert no.calls and "Whitfield" not in no.calls[0]
+
+
+@pytest.mark.parametrize("quote", ['5" laceration', 'said "ouch" loudly'])
+def test_template_quotes_text_that_contains_quote_marks(jsettings, jh, quote) -> None:
+    text = f"EXAM: {quote} on the left forearm.\n"
+    start = text.index(quote)
+    enc = jh.make(notes=(jh.make().notes[0].__class__(id="n1", text=text),), mentions=(),
+                  findings=(), codes=(dataclasses.replace(
+                      jh.make().codes[0], code="S51.812A", description="Laceration",
+                      evidence=(jh.span(text, quote),)),))
+    assert start >= 0
+    out = JustifyStage(kb=load_kb(jsettings))(enc)
+    assert out.justifications[0].rejected_drafts == 0
+    assert quote in out.justifications[0].text

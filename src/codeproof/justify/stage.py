@@ -24,7 +24,7 @@ from codeproof.justify.writer import (
     Writer,
     finding_applies,
 )
-from codeproof.model import CodeAssignment, Encounter, Evidence, Justification
+from codeproof.model import CodeAssignment, Encounter, Evidence, Justification, Statement
 
 __all__ = [
     "JustifyStage",
@@ -109,6 +109,26 @@ class JustifyStage:
         self.rejection_penalty = rejection_penalty
         self.tabular = tabular
 
+    def _grounded_template(self, encounter: Encounter, context: CodeContext,
+                           grounding: GroundingContext) -> tuple[Statement, ...]:
+        """Template statements that pass grounding; ungrounded ones are dropped.
+
+        A template statement can only fail on malformed input evidence; it is then
+        dropped (logged without text) rather than failing the whole encounter.
+        """
+        verifier = GroundingVerifier()
+        draft = self.template.draft(encounter, context)
+        violations = verifier.violations(encounter, draft.statements, grounding)
+        bad = {v.statement for v in violations}
+        kept = tuple(s for i, s in enumerate(draft.statements) if i not in bad)
+        if bad:
+            logger.warning("dropped %d ungrounded template statements for %s in encounter %s",
+                           len(bad), context.code.code, encounter.id)
+        if not kept or not any(s.evidence or s.citations for s in kept):
+            raise UngroundedClaim(f"no grounded justification for {context.code.code}",
+                                  encounter=encounter.id, code=context.code.code)
+        return kept
+
     def __call__(self, encounter: Encounter, /) -> Encounter:
         """Justify every code; return justifications and (possibly lowered) codes."""
         decision_set = frozenset(c.code for c in encounter.codes)
@@ -122,24 +142,18 @@ class JustifyStage:
                                            parse_error=draft.parse_error)
             rejected = 0
             writer_name = getattr(self.writer, "model_id", self.writer.name)
+            verifier_name = verdict.verifier
             statements = draft.statements
             if not verdict.accepted:
                 kinds = sorted({v.kind for v in verdict.violations})
-                if self.writer is self.template:
-                    raise UngroundedClaim(
-                        f"template justification for {code.code} failed grounding: {kinds}",
-                        encounter=encounter.id, code=code.code)
                 logger.info("draft for %s:%s in encounter %s rejected (%s); template fallback",
                             code.system, code.code, encounter.id, ",".join(kinds))
                 rejected = 1
-                fallback = self.template.draft(encounter, context)
-                check = GroundingVerifier().verify(encounter, code, fallback.statements,
-                                                   grounding)
-                if not check.accepted:
-                    raise UngroundedClaim(f"template fallback for {code.code} failed grounding",
-                                          encounter=encounter.id, code=code.code)
-                statements = fallback.statements
-                writer_name = f"{self.template.name} (fallback from {writer_name})"
+                statements = self._grounded_template(encounter, context, grounding)
+                if self.writer is not self.template:
+                    writer_name = f"{self.template.name} (fallback from {writer_name})"
+                verifier_name = (f"{GroundingVerifier.name} (draft rejected by "
+                                 f"{verdict.verifier}: {','.join(kinds)})")
                 code = dataclasses.replace(
                     code, confidence=round(max(0.0, code.confidence - self.rejection_penalty), 4))
             refs = tuple(dict.fromkeys(
@@ -150,7 +164,7 @@ class JustifyStage:
             codes.append(code)
             justifications.append(Justification(
                 system=code.system, code=code.code, statements=statements,
-                writer=writer_name, verifier=verdict.verifier, grounded=True,
+                writer=writer_name, verifier=verifier_name, grounded=True,
                 rejected_drafts=rejected,
             ))
         out = dataclasses.replace(encounter, justifications=tuple(justifications),

@@ -98,6 +98,15 @@ def _first_sentences(text: str, limit: int = 240) -> str:
     return out
 
 
+def _quote(text: str) -> str:
+    """Quote ``text`` with marks it does not contain (the verifier parses them back)."""
+    if '"' not in text:
+        return f'"{text}"'
+    if "\u201c" not in text and "\u201d" not in text:
+        return f"\u201c{text}\u201d"
+    return f"[{text}]"  # cannot be quoted unambiguously: bracketed, still cited by offsets
+
+
 class TemplateWriter:
     """``writer.template.v1``: deterministic statements from structured records."""
 
@@ -114,7 +123,7 @@ class TemplateWriter:
         statements: list[Statement] = []
         evidence = context.evidence[: self.max_quotes]
         if evidence:
-            quoted = " and ".join(f'"{e.quote}"' for e in evidence)
+            quoted = " and ".join(_quote(e.quote) for e in evidence)
             sections = sorted({m.section for m in context.mentions if m.section})
             where = ""
             if sections:
@@ -134,7 +143,7 @@ class TemplateWriter:
                                                     "hypothetical", "negated"}]
         if status and cues:
             words = ", ".join(status)
-            cue_text = " and ".join(f'"{c.quote}"' for c in cues[:2])
+            cue_text = " and ".join(_quote(c.quote) for c in cues[:2])
             statements.append(Statement(
                 text=f"The documentation marks the condition as {words} ({cue_text}).",
                 evidence=cues[:2], codes=(code.code,)))
