@@ -70,6 +70,20 @@ _STOP = frozenset(
 _TOKEN = re.compile(r"[a-z]\d[0-9a-z](?:\.[0-9a-z]{1,4})?|[a-z0-9]+")
 
 
+def _bm25s() -> Any:
+    """Import bm25s, undoing its import-time ``setLevel(DEBUG)`` on its own logger.
+
+    bm25s forces its logger to DEBUG, which bypasses the application's log level and
+    prints index-building chatter on every CLI run; NOTSET restores normal inheritance.
+    """
+    import bm25s
+
+    bm25s_logger = logging.getLogger("bm25s")
+    if bm25s_logger.level == logging.DEBUG:
+        bm25s_logger.setLevel(logging.NOTSET)
+    return bm25s
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case word/code tokens without stop words; light plural stripping."""
     tokens = []
@@ -177,7 +191,7 @@ class CodeIndex:
     """BM25 over code-level tabular text (code, title, inclusion terms, notes)."""
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str], *, version: str) -> None:
-        import bm25s
+        bm25s = _bm25s()
 
         self.ids = list(ids)
         self.texts = list(texts)
@@ -226,7 +240,7 @@ class KnowledgeBase:
     def __init__(self, records: Sequence[KBRecord], *, embedder: Embedder | None = None,
                  store: VectorStore | None = None, vectors_ready: bool = False,
                  codes: CodeIndex | None = None) -> None:
-        import bm25s
+        bm25s = _bm25s()
 
         ids = [r.id for r in records]
         if len(set(ids)) != len(ids):
