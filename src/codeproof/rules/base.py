@@ -43,11 +43,13 @@ __all__ = [
     "ClaimLine",
     "ClaimView",
     "CodeInfoLike",
+    "PatternSet",
     "Rule",
     "RuleContext",
     "TerminologyLike",
     "code_matches",
     "compact",
+    "compile_patterns",
     "finding",
     "parse_claim_line",
 ]
@@ -151,6 +153,46 @@ def code_matches(code: str, pattern: str) -> bool:
     return a <= c[:width] <= b
 
 
+@dataclass(frozen=True, slots=True)
+class PatternSet:
+    """Compiled ``SYSTEM:PATTERN`` list: exact codes, prefixes and ranges per system."""
+
+    exact: frozenset[tuple[str, str]]  # (system, compact code)
+    prefixes: dict[str, tuple[str, ...]]  # system -> compact prefixes
+    ranges: tuple[tuple[str, str, str], ...]  # (system, low, high)
+
+    def matches(self, system: str, compact_code: str) -> bool:
+        """True when the (system, compact code) matches any pattern."""
+        if (system, compact_code) in self.exact:
+            return True
+        prefixes = self.prefixes.get(system)
+        if prefixes and compact_code.startswith(prefixes):
+            return True
+        for sys_, low, high in self.ranges:
+            if sys_ == system and low <= compact_code[:max(len(low), len(high))] <= high:
+                return True
+        return False
+
+
+@lru_cache(maxsize=4096)
+def compile_patterns(patterns: tuple[str, ...]) -> PatternSet:
+    """Compile ``("CPT:99381-99397", "ICD-10-CM:E11.*", ...)`` once."""
+    exact: set[tuple[str, str]] = set()
+    prefixes: dict[str, list[str]] = {}
+    ranges: list[tuple[str, str, str]] = []
+    for item in patterns:
+        system, _, pattern = item.partition(":")
+        kind, a, b = _parse_pattern(pattern)
+        if kind == "exact":
+            exact.add((system, a))
+        elif kind == "prefix":
+            prefixes.setdefault(system, []).append(a)
+        else:
+            ranges.append((system, a, b))
+    return PatternSet(frozenset(exact), {k: tuple(v) for k, v in prefixes.items()},
+                      tuple(ranges))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClaimView:
     """What the rules read from an encounter, normalised once."""
@@ -170,6 +212,7 @@ class ClaimView:
     notes: tuple[Note, ...] = ()
     mentions: tuple[Mention, ...] = ()
     unparsed_lines: tuple[str, ...] = ()
+    key_index: tuple[tuple[str, str, str], ...] = ()  # (system, code, compact code)
 
     @classmethod
     def from_encounter(cls, encounter: Encounter) -> ClaimView:
@@ -217,6 +260,9 @@ class ClaimView:
             notes=encounter.notes,
             mentions=encounter.mentions,
             unparsed_lines=tuple(unparsed),
+            key_index=tuple(
+                [(c.system, c.code, compact(c.code)) for c in (*diagnoses, *procedures, *other)]
+                + [(ln.system, ln.code, ln.code) for ln in lines]),
         )
 
     @property
@@ -230,6 +276,15 @@ class ClaimView:
             yield f"{c.system}:{c.code}"
         for line in self.lines:
             yield line.key
+
+    def matching(self, patterns: tuple[str, ...]) -> list[str]:
+        """The claim's ``"SYSTEM:CODE"`` keys matching any of ``patterns``."""
+        compiled = compile_patterns(patterns)
+        index = self.key_index or tuple(
+            (k.partition(":")[0], k.partition(":")[2], compact(k.partition(":")[2]))
+            for k in self.keys())
+        return [f"{system}:{code}" for system, code, flat in index
+                if compiled.matches(system, flat)]
 
     def note_text(self, note_id: str) -> str:
         """The text of ``note_id`` ("" when absent)."""

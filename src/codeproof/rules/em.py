@@ -114,19 +114,25 @@ class EmAssessment:
         return (_NEW if self.new_patient else _EST)[self.mdm]
 
 
-def _hits(name: str, texts: list[tuple[str, str]]) -> list[Evidence]:
-    out: list[Evidence] = []
+#: one pass over the text: the first listed cue wins where two would start at one place
+_COMBINED = re.compile("|".join(f"(?P<{name}>{p.pattern})" for name, p in PATTERNS.items()),
+                       _I)
+
+
+def _scan(texts: list[tuple[str, str]]) -> dict[str, list[Evidence]]:
+    hit: dict[str, list[Evidence]] = {name: [] for name in PATTERNS}
     for note_id, text in texts:
-        for match in PATTERNS[name].finditer(text):
-            out.append(Evidence(note_id=note_id, start=match.start(), end=match.end(),
-                                quote=match.group(0)))
-    return out
+        for match in _COMBINED.finditer(text):
+            name = match.lastgroup
+            if name is not None:
+                hit[name].append(Evidence(note_id=note_id, start=match.start(),
+                                          end=match.end(), quote=match.group(0)))
+    return hit
 
 
 def assess_mdm(claim: ClaimView) -> EmAssessment:
     """Read the MDM elements from the claim's notes and diagnoses (pure)."""
-    texts = [(n.id, n.text) for n in claim.notes]
-    hit = {name: _hits(name, texts) for name in PATTERNS}
+    hit = _scan([(n.id, n.text) for n in claim.notes])
     n_dx = len([c for c in claim.diagnoses if not c.code.startswith(("Z", "V", "W", "X", "Y"))])
     reasons: list[str] = []
     cues: list[Evidence] = []

@@ -77,15 +77,40 @@ class HccScorer:
         with warnings.catch_warnings():  # hccinfhir loads its tables with deprecated APIs
             warnings.simplefilter("ignore", DeprecationWarning)
             from hccinfhir import calculate_raf
+            from hccinfhir.defaults import dx_to_cc_default
 
         self.model = model
         self._calculate = calculate_raf
         self.package = "hccinfhir 0.4.0"
+        #: every ICD-10-CM code (compact) that maps to an HCC in some model
+        self._mapped = frozenset(dx for dx, _model in dx_to_cc_default)
+        self._cache: dict[tuple[object, ...], HccScore] = {}
+
+    def relevant(self, codes: tuple[str, ...]) -> tuple[str, ...]:
+        """The codes that map to any HCC (the others cannot change the score)."""
+        return tuple(sorted(c for c in set(codes) if c in self._mapped))
 
     def score(self, codes: tuple[str, ...], *, age: int | None, sex: str,
               on: date | None) -> HccScore:
-        """Score compact ICD-10-CM codes (age 65 / female assumed when unknown)."""
+        """Score compact ICD-10-CM codes (age 65 / female assumed when unknown).
+
+        Only HCC-mapped codes reach hccinfhir, and results are memoised per
+        (codes, age, sex, blend): scoring is a pure function of them.
+        """
+        relevant = self.relevant(codes)
         blend = blend_for(self.model, on)
+        key = (relevant, age, sex, blend)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        result = self._score(relevant, age=age, sex=sex, blend=blend)
+        self._cache[key] = result
+        return result
+
+    def _score(self, codes: tuple[str, ...], *, age: int | None, sex: str,
+               blend: tuple[tuple[str, float], ...]) -> HccScore:
         raf = raf_hcc = 0.0
         primary: Any = None
         for model, weight in blend:
@@ -115,11 +140,11 @@ class MeatMatcher:
 
     def __init__(self, lexicon: MeatLexicon) -> None:
         self.window = lexicon.window
-        self.patterns = {
-            element: re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
-            for element, words in (("monitor", lexicon.monitor), ("evaluate", lexicon.evaluate),
-                                   ("assess", lexicon.assess), ("treat", lexicon.treat))
-        }
+        groups = (("monitor", lexicon.monitor), ("evaluate", lexicon.evaluate),
+                  ("assess", lexicon.assess), ("treat", lexicon.treat))
+        self.pattern = re.compile(
+            "|".join(rf"(?P<{element}>\b(?:{'|'.join(words)})\b)" for element, words in groups),
+            re.IGNORECASE)
 
     def find(self, claim: ClaimView, evidence: tuple[Evidence, ...]
              ) -> dict[str, tuple[Evidence, ...]]:
@@ -131,11 +156,13 @@ class MeatMatcher:
                 continue
             lo = max(0, span.start - self.window)
             hi = min(len(text), span.end + self.window)
-            for element, pattern in self.patterns.items():
-                for match in pattern.finditer(text, lo, hi):
-                    found.setdefault(element, []).append(Evidence(
-                        note_id=span.note_id, start=match.start(), end=match.end(),
-                        quote=match.group(0)))
+            for match in self.pattern.finditer(text, lo, hi):
+                element = match.lastgroup
+                if element is None or element in found:
+                    continue
+                found[element] = [Evidence(note_id=span.note_id, start=match.start(),
+                                           end=match.end(), quote=match.group(0))]
+                if len(found) == 4:
                     break
         return {k: tuple(v) for k, v in found.items()}
 
@@ -168,6 +195,8 @@ class HccRules:
             return ()
         on = context.date_for(claim)
         by_compact: dict[str, CodeAssignment] = {compact(c.code): c for c in claim.diagnoses}
+        if not scorer.relevant(tuple(by_compact)):
+            return ()
         score = scorer.score(tuple(by_compact), age=claim.age, sex=claim.sex, on=on)
         if not score.categories:
             return ()

