@@ -149,6 +149,7 @@ class ServiceSettings(_Section):
     port: int = 8080
     workers: int = 1
     embedded_worker: bool = True  # `serve` also runs one job worker thread
+    pipeline: Literal["real", "fake"] = "real"  # "fake": keyword demo coder, no models
     job_lease_seconds: float = 120.0  # a claimed job is re-delivered after this
     job_max_attempts: int = 3
     job_poll_seconds: float = 0.5

@@ -26,7 +26,7 @@ from codeproof.runtime import Runtime
 from codeproof.store import open_store
 from codeproof.store.sql import SqlStore
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app", "pipeline_functions"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,21 @@ def create_app(runtime: Runtime | None = None, *, parse: Parse | None = None,
     _publish_envelope(app)
     app.add_middleware(CatchAllMiddleware)
     return app
+
+
+def pipeline_functions(name: str) -> dict[str, Any]:
+    """``create_app`` keyword arguments for ``service.pipeline`` (``real`` | ``fake``)."""
+    if name == "fake":
+        from codeproof.api.fake import fake_code, fake_parse
+
+        return {"parse": fake_parse, "code": fake_code, "persists": False}
+    return {}
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` / ``serve --workers N``: settings from the env."""
+    runtime = Runtime()
+    return create_app(runtime, **pipeline_functions(runtime.settings.service.pipeline))
 
 
 def _publish_envelope(app: FastAPI) -> None:

@@ -22,40 +22,48 @@ def _runtime() -> Any:
     return Runtime()
 
 
-def _pipeline_kwargs(pipeline: str) -> dict[str, Any]:
-    if pipeline == "fake":
-        from codeproof.api.fake import fake_code, fake_parse
+def _pipeline_kwargs(pipeline: str | None) -> dict[str, Any]:
+    from codeproof.api.app import pipeline_functions
 
-        return {"parse": fake_parse, "code": fake_code, "persists": False}
-    if pipeline != "real":
+    if pipeline not in (None, "real", "fake"):
         raise typer.BadParameter("--pipeline must be 'real' or 'fake'")
-    return {}
+    return pipeline_functions(pipeline or _runtime().settings.service.pipeline)
 
 
 def serve(
     host: str | None = typer.Option(None, help="Bind address [default: service.host]."),
     port: int | None = typer.Option(None, help="Port [default: service.port]."),
-    worker: bool = typer.Option(True, "--worker/--no-worker",
-                                help="Also run one job worker thread in the server."),
-    pipeline: str = typer.Option("real", help="'real' (configured stages) or 'fake' "
-                                              "(keyword demo coder, no models)."),
+    worker: bool | None = typer.Option(
+        None, "--worker/--no-worker",
+        help="Also run a job worker thread in each server process "
+             "[default: service.embedded_worker]."),
+    pipeline: str | None = typer.Option(
+        None, help="'real' (configured stages) or 'fake' (keyword demo coder, no models) "
+                   "[default: service.pipeline]."),
+    workers: int | None = typer.Option(None, help="Server processes [default: "
+                                                  "service.workers]."),
 ) -> None:
     """Start the API and the workbench (``/ui``)."""
-    import uvicorn
+    import os
 
-    from codeproof.api import create_app
+    import uvicorn
 
     runtime = _runtime()
     settings = runtime.settings.service
-    app = create_app(runtime, embedded_worker=worker, **_pipeline_kwargs(pipeline))
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port,
-                log_level="warning", access_log=False)
+    _pipeline_kwargs(pipeline)  # validate early
+    if worker is not None:
+        os.environ["CODEPROOF_SERVICE__EMBEDDED_WORKER"] = "true" if worker else "false"
+    if pipeline is not None:
+        os.environ["CODEPROOF_SERVICE__PIPELINE"] = pipeline
+    uvicorn.run("codeproof.api.app:app_from_environment", factory=True,
+                host=host or settings.host, port=port or settings.port,
+                workers=workers or settings.workers, log_level="warning", access_log=False)
 
 
 def worker_command(
     name: str | None = typer.Option(None, help="Worker name (in job rows and logs)."),
     max_jobs: int | None = typer.Option(None, help="Stop after this many jobs."),
-    pipeline: str = typer.Option("real", help="'real' or 'fake' (see serve)."),
+    pipeline: str | None = typer.Option(None, help="'real' or 'fake' (see serve)."),
 ) -> None:
     """Process coding jobs from the queue until interrupted."""
     from codeproof.jobs import CodingService, Worker
