@@ -349,3 +349,33 @@ def test_runtime_sealer_shares_the_store_audit_log(tmp_path: Path) -> None:
     log = runtime.resource("audit", lambda rt: None)
     assert [e.name for e in log.iter_events()] == ["key.created"]
     assert log.verify().ok
+
+
+def test_local_ring_is_shared_between_processes(tmp_path: Path, audit_log: AuditLog) -> None:
+    """Instances created at once agree on one ring; a rotation by one is seen by the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codeproof.security.crypto import SqlKeyStore
+
+    path = tmp_path / "keys" / "master.key"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        rings = list(pool.map(lambda _: LocalFileKeyProvider(path), range(4)))
+    assert len({r.active_kek_id for r in rings}) == 1
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp files
+    one = EnvelopeSealer(rings[0], keystore=SqlKeyStore(audit_log.engine), cache_ttl=0)
+    two = EnvelopeSealer(rings[1], keystore=SqlKeyStore(audit_log.engine), cache_ttl=0)
+    blob = one.seal(tenant="t", subject="s", data=b"d")
+    one.rotate()  # re-wraps under a KEK that ``two`` has never seen
+    assert two.open(tenant="t", subject="s", blob=blob) == b"d"
+
+
+def test_signing_key_created_once_under_races(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codeproof.audit.checkpoints import Ed25519Signer
+
+    path = tmp_path / "keys" / "audit_signing.key"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        signers = list(pool.map(lambda _: Ed25519Signer.load_or_create(path), range(4)))
+    assert len({s.key_id for s in signers}) == 1
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -123,9 +123,18 @@ class Ed25519Signer:
         pem = key.private_bytes(serialization.Encoding.PEM,
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)  # atomic create-if-absent: another process may have won
+        except FileExistsError:
+            return cls.load_or_create(path)
+        finally:
+            tmp.unlink()
         signer = cls(key)
         path.with_suffix(".pub").write_text(
             base64.b64encode(signer.public_key_bytes).decode("ascii") + "\n", encoding="ascii"

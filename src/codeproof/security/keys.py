@@ -162,18 +162,27 @@ class MemoryKeyProvider(_AesRing):
 
 
 class LocalFileKeyProvider(_AesRing):
-    """A key ring in a local file with mode 0600 (the default provider)."""
+    """A key ring in a local file with mode 0600 (the default provider).
+
+    Safe for several processes: the first one creates the file atomically
+    (write a temp file, then ``link`` it into place, which fails if another
+    process won), and a process that meets a KEK id it does not know re-reads
+    the file once (another process rotated).
+    """
 
     name = "keys.local_file.v1"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             kek_id = _new_kek_id()
             super().__init__({kek_id: AESGCM.generate_key(bit_length=256)}, kek_id)
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._write(create=True)
-            return
+            if self._publish():
+                return
+        super().__init__(*self._load())
+
+    def _load(self) -> tuple[dict[str, bytes], str]:
         mode = stat.S_IMODE(self.path.stat().st_mode)
         if mode & 0o077:
             raise KeyError_(
@@ -187,26 +196,43 @@ class LocalFileKeyProvider(_AesRing):
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyError_(f"key file {self.path.name} is unreadable or malformed",
                             path=str(self.path)) from exc
-        super().__init__(keys, active)
+        return keys, active
 
-    def _write(self, *, create: bool = False) -> None:
-        body = json.dumps({
+    def _body(self) -> str:
+        return json.dumps({
             "format": _RING_FORMAT,
             "active": self._active,
             "keys": {k: base64.b64encode(v).decode("ascii") for k, v in self._keys.items()},
         }, indent=1)
-        target = self.path if create else self.path.with_suffix(".tmp")
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if create else os.O_TRUNC)
-        fd = os.open(target, flags, 0o600)
+
+    def _temp(self) -> Path:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(body)
+            handle.write(self._body())
             handle.flush()
             os.fsync(handle.fileno())
-        if not create:
-            os.replace(target, self.path)
+        return tmp
+
+    def _publish(self) -> bool:
+        """Create the file if nobody else did; False when another process won."""
+        tmp = self._temp()
+        try:
+            os.link(tmp, self.path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
 
     def _saved(self) -> None:
-        self._write()
+        os.replace(self._temp(), self.path)
+
+    def unwrap(self, wrapped: WrappedKey, *, context: Mapping[str, str]) -> bytes:
+        """As the ring's unwrap; re-reads the file once for a KEK id it does not know."""
+        if wrapped.kek_id not in self._keys:
+            self._keys, self._active = self._load()
+        return super().unwrap(wrapped, context=context)
 
 
 class KmsClient(Protocol):
