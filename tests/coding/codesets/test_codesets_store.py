@@ -309,3 +309,24 @@ def test_corrupt_store_is_a_reference_error(tmp_path: Path) -> None:
     database.write_bytes(b"not a database")
     with pytest.raises(ReferenceDataError):
         load_terminology(tmp_path)
+
+
+def test_concurrent_builds_leave_one_valid_store(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        folders = list(pool.map(lambda _: build_terminology(tmp_path, **mini_sources()),
+                                range(3)))
+    assert len(set(folders)) == 1
+    with load_terminology(tmp_path) as terminology:
+        assert terminology.get("E11.9").billable
+    assert [p.name for p in tmp_path.iterdir()] == ["icd10cm-fy2026"]
+
+
+def test_shared_terminology_is_thread_safe(mini: Terminology) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    codes = ["E11.9", "S72.001A", "B20", "O24.410", "T36.0X1A"] * 40
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        titles = list(pool.map(lambda c: mini.get(c).title, codes))
+    assert titles == [mini.get(c).title for c in codes]

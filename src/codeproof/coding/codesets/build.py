@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -224,13 +225,21 @@ def build_terminology(
 def _swap_into_place(workdir: Path, target: Path) -> None:
     old: Path | None = None
     if target.exists():
-        old = target.with_name(f".{target.name}-old-{os.getpid()}")
-        target.rename(old)
+        old = target.with_name(f".{target.name}-old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            target.rename(old)
+        except OSError:  # a concurrent build moved it first
+            old = None
     try:
         workdir.rename(target)
     except OSError as exc:
-        if old is not None and not target.exists():
+        if (target / DB_NAME).is_file():  # a concurrent build installed its store first
+            logger.info("another build installed %s first; keeping it", target.name)
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif old is not None:
             old.rename(target)
-        raise ReferenceDataError(f"cannot install the compiled store: {exc}") from exc
+            raise ReferenceDataError(f"cannot install the compiled store: {exc}") from exc
+        else:
+            raise ReferenceDataError(f"cannot install the compiled store: {exc}") from exc
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
