@@ -249,7 +249,8 @@ class KnowledgeBase:
         self._by_id = {r.id: r for r in self.records}
         self._position = {r.id: i for i, r in enumerate(self.records)}
         self._by_citation = {r.citation: r for r in self.records}
-        self.codes = codes
+        self._codes = codes
+        self.codes_path: Path | None = None
         self.corpus_version = corpus_version(self.records)
         self._bm25 = bm25s.BM25()
         self._bm25.index([tokenize(r.index_text) or ["_"] for r in self.records],
@@ -262,6 +263,13 @@ class KnowledgeBase:
         if self.embedder is not None and self.store is not None and not vectors_ready:
             vectors = self.embedder.embed([r.index_text for r in self.records])
             self.store.add(_COLLECTION, ids, vectors)
+
+    @property
+    def codes(self) -> CodeIndex | None:
+        """The code-level tabular index (loaded lazily from ``codes_path``)."""
+        if self._codes is None and self.codes_path is not None:
+            self._codes = CodeIndex.load(self.codes_path)
+        return self._codes
 
     @property
     def dense(self) -> bool:
@@ -603,7 +611,7 @@ def load_kb(settings: Any, *, dense: bool | None = None) -> KnowledgeBase:
             ready = True
         elif not isinstance(store, MemoryVectorStore):
             ready = store.count(_COLLECTION) >= len(records)
-    codes = CodeIndex.load(directory / "codes.json") if (directory / "codes.json").exists() \
-        else None
-    return KnowledgeBase(records, embedder=embedder, store=store, vectors_ready=ready,
-                         codes=codes)
+    kb = KnowledgeBase(records, embedder=embedder, store=store, vectors_ready=ready)
+    if (directory / "codes.json").exists():
+        kb.codes_path = directory / "codes.json"  # loaded on first use (74k codes: seconds)
+    return kb
