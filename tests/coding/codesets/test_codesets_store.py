@@ -330,3 +330,21 @@ def test_shared_terminology_is_thread_safe(mini: Terminology) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         titles = list(pool.map(lambda c: mini.get(c).title, codes))
     assert titles == [mini.get(c).title for c in codes]
+
+
+@pytest.mark.parametrize(
+    ("code", "billable_only", "expected"),
+    [
+        ("E11", True, ["E11.65", "E11.9"]),
+        ("E11", False, ["E11.6", "E11.65", "E11.9"]),
+        ("S72.001", True, ["S72.001A", "S72.001D"]),
+        ("E08-E13", True, ["E11.65", "E11.9"]),  # a block: the codes it holds
+        ("19", True, ["S02.0XXA", "S02.0XXB", "S72.001A", "S72.001D", "T36.0X1A"]),
+        ("B20", True, []),  # borderline: the category, not the block of the same id
+        ("E11.9", True, []),  # negative: a leaf
+    ],
+)
+def test_descendants(mini: Terminology, code: str, billable_only: bool,
+                     expected: list[str]) -> None:
+    found = mini.descendants(code, billable_only=billable_only)
+    assert [info.code for info in found] == expected

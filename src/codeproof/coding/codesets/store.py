@@ -21,7 +21,8 @@ Contract (others code against it):
   ``exists``, ``ancestors(code)`` (CodeInfo tuple, nearest first, up to the
   chapter), ``notes_inherited(code, kind)`` (walks up: Excludes/code-first notes
   sit on ancestors; the code's own notes first), ``codes(system,
-  billable_only=True)`` iterator of CodeInfo, ``icd11_targets(code)``,
+  billable_only=True)`` iterator of CodeInfo, ``texts(system)`` (fast
+  ``(code, title, inclusion_terms)``), ``descendants(code)``, ``icd11_targets(code)``,
   ``with_seventh(code, char)``.
 - ``build_terminology(reference_dir, *, icd11_dir=None, cpt_file=None,
   hcpcs_file=None) -> Path`` and ``load_terminology(reference_dir, *,
@@ -377,6 +378,30 @@ class Terminology:
         if len(self._ancestors) < _CACHE_LIMIT:
             self._ancestors[row_id] = result
         return result
+
+    def descendants(self, code: str, system: str = ICD10CM, *, billable_only: bool = True
+                    ) -> tuple[CodeInfo, ...]:
+        """Return the codes below ``code`` in tabular order (billable ones by default).
+
+        ``descendants("E11.6")`` -> E11.61x, E11.62x, ..., E11.69; for a block
+        ("E08-E13") or chapter the codes it contains. Raises UnknownCode when absent.
+        """
+        info = self.get(code, system)
+        if info.kind in ("block", "chapter"):
+            column, value = ("block", info.code) if info.kind == "block" else ("chapter",
+                                                                                 info.chapter)
+            sql = (f"SELECT {_COLUMNS} FROM codes WHERE system=? AND {column}=? "
+                   "AND kind NOT IN ('block', 'chapter')")
+            params: tuple[Any, ...] = (system, value)
+        else:
+            upper = info.code[:-1] + chr(ord(info.code[-1]) + 1)  # prefix range: uses the index
+            sql = (f"SELECT {_COLUMNS} FROM codes WHERE code > ? AND code < ? AND system=? "
+                   "AND kind NOT IN ('block', 'chapter')")
+            params = (info.code, upper, system)
+        if billable_only:
+            sql += " AND billable=1"
+        rows = self._query(sql + " ORDER BY id", params)
+        return tuple(self._info(row) for row in rows)
 
     def notes_inherited(self, code: str, kind: str, system: str = ICD10CM
                         ) -> tuple[InheritedNote, ...]:
