@@ -123,6 +123,8 @@ class DeidSettings(_Section):
     enabled: bool = True
     operator: Literal["redact", "placeholder", "surrogate"] = "placeholder"
     date_shift: bool = True
+    ner: bool = False  # add spaCy NER (en-core-web-sm) to the clinical recognizers
+    keep_years: bool = False  # Safe Harbor allows a year alone; we remove event years
 
 
 class SecuritySettings(_Section):

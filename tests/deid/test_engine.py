@@ -96,3 +96,17 @@ def test_disabled_stage_is_a_noop() -> None:
     encounter = dataclasses.replace(_encounter("Dr. Okonkwo"), deidentified=True)
     out = DeidStage(None, enabled=False)(encounter)
     assert out.deidentified is False and out.deid_spans == ()
+
+
+def test_registry_builds_the_stage(engine) -> None:
+    from codeproof.config import Settings
+    from codeproof.registrations import get_registry
+    from codeproof.runtime import Runtime
+
+    runtime = Runtime(Settings(), **{"deid.engine": engine})
+    stage = get_registry("stages").get("deid.engine.v1")(runtime)
+    assert stage.name == "deid.engine.v1" and stage.engine is engine
+    off = Runtime(Settings.model_validate({"deid": {"enabled": False}}))
+    assert get_registry("stages").get("deid.engine.v1")(off).enabled is False
+    operators = get_registry("deid_operators")
+    assert operators.get("deid.placeholder.v1")(runtime).replace("x", "NAME") == "[NAME]"

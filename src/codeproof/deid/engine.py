@@ -370,7 +370,10 @@ class DeidStage:
 
 def shared_engine(runtime: Runtime) -> DeidEngine:
     """The runtime's one DeidEngine (built on first use)."""
-    return runtime.resource("deid.engine", lambda rt: DeidEngine())  # type: ignore[no-any-return]
+    def build(rt: Runtime) -> DeidEngine:
+        return DeidEngine(use_ner=rt.settings.deid.ner, keep_years=rt.settings.deid.keep_years)
+
+    return runtime.resource("deid.engine", build)  # type: ignore[no-any-return]
 
 
 def make_stage(runtime: Runtime) -> DeidStage:
