@@ -369,3 +369,18 @@ def test_residual_risk_unanchored_tail(sqlite_log: AuditLog) -> None:
     report = sqlite_log.verify()
     assert report.ok and report.anchored_seq == 30
     assert any("4 newest events" in w for w in report.warnings)
+
+
+def test_each_database_has_its_own_head_file(tmp_path: Path) -> None:
+    from codeproof.audit.log import open_audit_log
+    from codeproof.config import load_settings
+
+    settings = load_settings(environ={}, home=str(tmp_path / "home"))
+    default = open_audit_log(settings)
+    other = open_audit_log(settings, engine=create_engine(f"sqlite:///{tmp_path / 'eu.db'}"))
+    assert default.head_path is not None and default.head_path.name == "head.sig"
+    assert other.head_path is not None and other.head_path.name.startswith("head-")
+    for log in (default, other):
+        log.record("x.y", tenant="t", actor="a", subject="s", properties={})
+        log.checkpoint()
+    assert default.verify().ok and other.verify().ok

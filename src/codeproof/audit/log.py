@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, insert, make_url, select, text
 
 from codeproof.audit.checkpoints import (
     Checkpoint,
@@ -459,11 +459,23 @@ def open_audit_log(settings: Settings, *, engine: Engine | None = None,
     signer = Ed25519Signer.load_or_create(home / "keys" / "audit_signing.key")
     log = AuditLog(engine, signer=signer,
                    checkpoint_every=settings.security.checkpoint_every,
-                   head_path=home / "audit" / "head.sig",
+                   head_path=home / "audit" / _head_name(engine, settings.database_url),
                    trusted_keys=load_trusted_keys(home / "keys" / "audit_trusted"))
     if create:
         log.create_schema()
     return log
+
+
+def _head_name(engine: Engine, default_url: str) -> str:
+    """``head.sig`` for the configured database; ``head-<digest>.sig`` for another one
+    (a per-region store), so two databases never share one anchor."""
+    def where(url: Any) -> str:
+        return f"{url.get_backend_name()}|{url.host}|{url.port}|{url.database}"
+
+    mine = where(engine.url)
+    if mine == where(make_url(default_url)):
+        return "head.sig"
+    return f"head-{hashlib.sha256(mine.encode('utf-8')).hexdigest()[:12]}.sig"
 
 
 def _engine(url: str) -> Engine:
