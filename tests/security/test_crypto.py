@@ -379,3 +379,35 @@ def test_signing_key_created_once_under_races(tmp_path: Path) -> None:
         signers = list(pool.map(lambda _: Ed25519Signer.load_or_create(path), range(4)))
     assert len({s.key_id for s in signers}) == 1
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_destroyed_key_bytes_leave_the_database_file(tmp_path: Path, journal: str) -> None:
+    from sqlalchemy import create_engine, event
+
+    from codeproof.security.crypto import SqlKeyStore
+
+    db = tmp_path / "keys.db"
+    engine = create_engine(f"sqlite:///{db}")
+
+    def pragmas(dbapi_conn, _rec):  # type: ignore[no-untyped-def]
+        dbapi_conn.execute(f"PRAGMA journal_mode={journal}")
+
+    event.listen(engine, "connect", pragmas)
+    store = SqlKeyStore(engine)
+    store.create_schema()
+    sealer = EnvelopeSealer(MemoryKeyProvider(), keystore=store)
+    for i in range(5):
+        sealer.seal(tenant="t", subject=f"s{i}", data=b"x")
+    record = store.get("t", "s2")
+    assert record is not None and record.wrapped is not None
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in tmp_path.glob("keys.db*"))
+
+    assert record.wrapped in on_disk()
+    assert sealer.destroy_subject_key("t", "s2")
+    assert record.wrapped not in on_disk()
+    kept = store.get("t", "s3")
+    assert kept is not None and kept.wrapped in on_disk()
+    engine.dispose()

@@ -185,14 +185,28 @@ class SqlKeyStore:
             return existing
 
     def destroy(self, tenant: str, subject: str) -> bool:
-        """See :class:`KeyStore`; on SQLite, freed bytes are zeroed (secure_delete)."""
+        """See :class:`KeyStore`.
+
+        On SQLite the old bytes are zeroed (``secure_delete``) and the WAL is
+        checkpointed and truncated, so the wrapped key leaves the database files
+        (best effort: a concurrent reader can delay the WAL truncation).
+        """
         with self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
                 conn.exec_driver_sql("PRAGMA secure_delete = ON")
             result = conn.execute(update(data_keys).where(
                 data_keys.c.tenant == tenant, data_keys.c.subject == subject,
                 data_keys.c.wrapped.is_not(None),
             ).values(wrapped=None, destroyed=utc_now()))
+        if sqlite and result.rowcount:
+            raw = self.engine.raw_connection()
+            try:  # outside any transaction, so the checkpoint can run
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor.close()
+            finally:
+                raw.close()
         return bool(result.rowcount)
 
     def rewrap(self, record: DataKeyRecord, wrapped: WrappedKey) -> None:
