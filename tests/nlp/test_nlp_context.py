@@ -206,6 +206,22 @@ def test_section_defaults(engine: NlpEngine, text: str, target: str,
     assert _flags(engine, text, target) == expected
 
 
+LISTS = [
+    ("Review of systems negative for:\n- Fever\n- Chills\n- Cough", "cough", {"negated"}),
+    ("Denies:\nChest pain", "chest pain", {"negated"}),
+    ("Denies:\n1. Fever\n2. Night sweats", "night sweats", {"negated"}),
+    # negative: a trigger inside an earlier item stays in that item
+    ("Symptoms:\n- No fever\n- Cough", "cough", set()),
+    ("Plan:\n- Start antibiotics for pneumonia", "pneumonia", set()),
+]
+
+
+@pytest.mark.parametrize(("text", "target", "expected"), LISTS)
+def test_list_items_inherit_the_lead_in(engine: NlpEngine, text: str, target: str,
+                                        expected: set[str]) -> None:
+    assert _flags(engine, text, target) == expected
+
+
 def test_new_sentence_ends_scope(engine: NlpEngine) -> None:
     text = "No fever.\nCough for two weeks."
     assert _flags(engine, text, "cough") == set()

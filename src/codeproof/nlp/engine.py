@@ -8,6 +8,7 @@ plain string and returns offsets into that string.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import re
@@ -73,6 +74,29 @@ def find_target(text: str, target: str) -> Span:
 
 def _word_char(text: str, index: int) -> bool:
     return 0 <= index < len(text) and text[index].isalnum()
+
+
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*•]|\d{1,2}[.)])\s")
+
+
+def _list_lead(text: str, sentences: Sequence[Span], sentence: Span) -> Span | None:
+    """The lead-in sentence ending in ``:`` that a list item (or the next line) hangs from.
+
+    Walks back over list items ("- fever", "2. chills") to a sentence that ends
+    with a colon ("Negative for:", "Denies:"); None when there is none.
+    """
+    index = bisect.bisect_left(sentences, sentence)
+    if index >= len(sentences) or sentences[index] != sentence:
+        return None
+    while index > 0:
+        previous = sentences[index - 1]
+        if text[previous[0]:previous[1]].rstrip().endswith(":"):
+            return previous
+        if not (_LIST_ITEM.match(text, sentences[index][0])
+                and _LIST_ITEM.match(text, previous[0])):
+            return None
+        index -= 1
+    return None
 
 
 def _containing(spans: Sequence[Span], offset: int) -> Span | None:
@@ -177,6 +201,13 @@ class NlpEngine:
             sections = cached_sections if sections is None else sections
             sentences = cached_sentences if sentences is None else sentences
         sentence = _containing(sentences, start) or (0, len(text))
+        lead = _list_lead(text, sentences, sentence)
+        if lead is not None:
+            # "Denies:\n- fever\n- chills": the lead-in's forward triggers reach the items.
+            own = triggers if triggers is not None else self.context.triggers(text, *sentence)
+            triggers = [t for t in self.context.triggers(text, *lead)
+                        if t.rule.direction in ("forward", "bidirectional")] + own
+            sentence = (lead[0], sentence[1])
         assertion = self.context.assert_span(text, start, end, sentence=sentence,
                                              triggers=triggers, note_id=note_id)
         section = section_at(list(sections), start)
