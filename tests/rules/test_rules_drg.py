@@ -228,3 +228,20 @@ def test_cdi_never_adds_codes(cdi_context: RuleContext) -> None:
     claim = ClaimView.from_encounter(enc)
     CdiRules()(claim, cdi_context)
     assert [c.code for c in claim.diagnoses] == ["I50.9"]
+
+
+@pytest.mark.parametrize(("negated", "expected"), [(True, 0), (False, 1)])
+def test_cdi_uses_mention_assertions(cdi_context: RuleContext, negated: bool,
+                                     expected: int) -> None:
+    import dataclasses
+
+    from codeproof.model import Assertion, Mention
+
+    text = "Heart failure. Malnutrition was considered."
+    start = text.index("Malnutrition")
+    mention = Mention(id="m1", note_id="n1", start=start, end=start + 12, text="Malnutrition",
+                      assertion=Assertion(negated=negated))
+    enc = encounter(code("I50.9", seq=1), text=text, setting="inpatient", age=70, sex="M")
+    enc = dataclasses.replace(enc, mentions=(mention,))
+    findings = CdiRules()(ClaimView.from_encounter(enc), cdi_context)
+    assert len([f for f in findings if "malnutrition" in f.rule_id]) == expected

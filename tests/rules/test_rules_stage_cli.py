@@ -173,3 +173,23 @@ def test_cli_rules_group() -> None:
                       "70", "--sex", "M")
     assert code_ == 0
     assert "MS-DRG 291" in out and "E43" in out and "MCC" in out
+
+
+def test_round_trip_with_the_package_writer(runtime: Runtime, tmp_path: Path) -> None:
+    """A package written by the export layer re-validates to the same findings."""
+    from codeproof.export.package import build_package
+
+    text = NOTE.read_text()
+    stage = get_registry("stages").get("rules.validate.v1")(runtime)
+    enc = encounter(code("I50.9", seq=1, quote="Heart failure, unspecified", note_text=text),
+                    code("E11.22", seq=2, quote="Type 2 diabetes mellitus", note_text=text),
+                    code("E10.9", seq=3), text=text, setting="inpatient", age=74, sex="M",
+                    payer="medicare", dos="2026-01-20")
+    coded = stage(enc)
+    package = build_package(coded, created_at="2026-01-20T00:00:00+00:00")
+    path = tmp_path / "enc.json"
+    path.write_text(json.dumps(package))
+    note = tmp_path / "note.txt"
+    note.write_text(text)
+    _, findings = validate_package_file(path, runtime=runtime, note_files=[note])
+    assert [f.rule_id for f in findings] == [f.rule_id for f in coded.findings]

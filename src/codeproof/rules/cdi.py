@@ -131,10 +131,20 @@ class CdiRules:
         )
 
     def _documented(self, claim: ClaimView, trigger: CdiTrigger) -> tuple[Evidence, ...]:
+        """The first affirmed match of the trigger's terms.
+
+        When the NLP layer found a mention over the match, its ConText assertion
+        decides (negated, uncertain, historical, hypothetical or family mentions
+        are skipped); otherwise a negation/history cue earlier in the sentence does.
+        """
         regex = self._regex(trigger)
         for note in claim.notes:
             for match in regex.finditer(note.text):
-                if _affirmed(note.text, match.start()):
+                over = [m for m in claim.mentions if m.note_id == note.id
+                        and m.start < match.end() and match.start() < m.end]
+                affirmed = (any(m.assertion.affirmed_present for m in over) if over
+                            else _affirmed(note.text, match.start()))
+                if affirmed:
                     return (Evidence(note_id=note.id, start=match.start(), end=match.end(),
                                      quote=match.group(0)),)
         return ()
