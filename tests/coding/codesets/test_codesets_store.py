@@ -42,7 +42,7 @@ def test_billable_vs_header(mini: Terminology, code: str, billable: bool, kind: 
 
 def test_counts_and_versions(mini: Terminology) -> None:
     billable = [info.code for info in mini.codes()]
-    assert billable == ["B20", "E11.65", "E11.9", "O24.410", "S02.0XXA", "S02.0XXB",
+    assert billable == ["B20", "E11.65", "E11.9", "M14.60", "O24.410", "S02.0XXA", "S02.0XXB",
                         "S72.001A", "S72.001D", "T36.0X1A"]
     assert mini.versions["count.ICD-10-CM"] == str(len(billable))
     assert mini.versions["count.ICD-10-PCS"] == "3"
@@ -348,3 +348,16 @@ def test_descendants(mini: Terminology, code: str, billable_only: bool,
                      expected: list[str]) -> None:
     found = mini.descendants(code, billable_only=billable_only)
     assert [info.code for info in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "manifestation"),
+    [
+        ("M14", True),  # the title says "in diseases classified elsewhere"
+        ("M14.60", True),  # borderline: inherited from its category
+        ("E11.9", False),
+        ("B20", False),
+    ],
+)
+def test_manifestation_flag(mini: Terminology, code: str, manifestation: bool) -> None:
+    assert mini.get(code).manifestation is manifestation

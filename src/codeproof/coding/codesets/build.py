@@ -51,7 +51,7 @@ __all__ = ["DB_NAME", "FISCAL_YEAR", "FORMAT_VERSION", "MANIFEST", "build_termin
 logger = logging.getLogger(__name__)
 
 FISCAL_YEAR = 2026
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 DB_NAME = "terminology.sqlite"
 MANIFEST = "manifest.json"
 
@@ -72,7 +72,8 @@ CREATE TABLE codes (
     notes TEXT,                      -- JSON {kind: [text, ...]} or NULL
     seventh_id INTEGER,              -- id of the row whose sevenChrDef applies
     seventh TEXT,                    -- JSON [[char, meaning], ...] on defining rows
-    icd11 TEXT                       -- JSON [[code, title, ambiguity, via, relation], ...]
+    icd11 TEXT,                      -- JSON [[code, title, ambiguity, via, relation], ...]
+    manifestation INTEGER NOT NULL   -- 1: "in diseases classified elsewhere" (never first-listed)
 );
 CREATE INDEX codes_lookup ON codes (code, system);
 CREATE INDEX codes_system ON codes (system, billable);
@@ -107,6 +108,7 @@ def _rows(nodes: list[SourceNode], first_id: int, *, billable_leaves: bool,
             json.dumps(sorted(node.seventh.items()), ensure_ascii=False) if node.seventh else None,
             icd11.get(node.code) if icd11 is not None and node.kind not in ("chapter", "block")
             else None,
+            int(node.manifestation),
         )
 
 
@@ -198,7 +200,7 @@ def build_terminology(
                 for row in rows:
                     digest.update(repr(row[1:]).encode("utf-8"))
                 connection.executemany(
-                    "INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    "INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                 next_id += len(nodes)
             versions["content_digest"] = f"sha256:{digest.hexdigest()}"
             counts = dict(connection.execute(

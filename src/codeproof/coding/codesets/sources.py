@@ -50,6 +50,9 @@ NOTE_KINDS: tuple[tuple[str, str], ...] = (
     ("sevenChrNote", "seventh_note"),
 )
 
+# Tabular convention: manifestation titles say "in (other) diseases classified elsewhere"
+# ("due to ... classified elsewhere" too); "as the cause of ..." (B95-B97) is not one.
+_MANIFESTATION = re.compile(r"\b(?:in|due to)\b[^;]*?classified elsewhere", re.IGNORECASE)
 CM_XML = "icd10c-tabular-April-1-2026.xml"
 CM_LIST = "code-list-April-2026.txt"
 PCS_LIST = "icd10pcs-codes-2024.txt"
@@ -72,6 +75,7 @@ class SourceNode:
     seventh: dict[str, str] = field(default_factory=dict)  # own sevenChrDef
     seventh_from: int | None = None  # index of the node whose sevenChrDef applies
     placeholder: bool = False
+    manifestation: bool = False  # "in diseases classified elsewhere" (own or category title)
 
 
 def package_version(dist: str) -> str:
@@ -157,6 +161,8 @@ def read_icd10cm(xml_path: Path | None = None, list_path: Path | None = None) ->
                           chapter=nodes[parent].chapter, block=nodes[parent].block,
                           placeholder=element.attrib.get("placeholder") == "true")
         read_notes(element, node)
+        node.manifestation = bool(_MANIFESTATION.search(node.title)) or (
+            nodes[parent].kind in ("category", "subcategory") and nodes[parent].manifestation)
         index = add(node, parent)
         inherited = index if node.seventh else seventh_from
         node.seventh_from = inherited
@@ -171,7 +177,7 @@ def read_icd10cm(xml_path: Path | None = None, list_path: Path | None = None) ->
                 child = SourceNode(system=ICD10CM, code=normalize_code(stem + char, ICD10CM),
                                    kind="extension", title=f"{node.title}, {meaning}",
                                    chapter=node.chapter, block=node.block,
-                                   seventh_from=inherited)
+                                   seventh_from=inherited, manifestation=node.manifestation)
                 add(child, index)
 
     for chapter in root.findall("chapter"):

@@ -14,7 +14,7 @@ Contract (others code against it):
   ``seventh_characters`` (tuple of (char, meaning)) and ``icd11`` (tuple of
   ICD-11 targets, empty when not built). Added: ``kind``, ``includes``,
   ``notes``, ``seventh_note``, ``seventh_character_source``,
-  ``requires_seventh``, ``placeholder``, ``listed``.
+  ``requires_seventh``, ``placeholder``, ``manifestation``, ``listed``.
 - ``Terminology``: ``versions`` (dict component -> version, including source
   package versions and fiscal year), ``get(code, system="ICD-10-CM")`` (raises
   ``UnknownCode``), ``find(code)`` (infers the system; None if absent),
@@ -84,7 +84,7 @@ NOTE_FIELDS: tuple[str, ...] = ("inclusion_terms", "includes", "excludes1", "exc
 
 _CACHE_LIMIT = 300_000
 _COLUMNS = ("id, system, code, kind, title, billable, parent_id, depth, chapter, block, "
-            "children, notes, seventh_id, icd11")
+            "children, notes, seventh_id, icd11, manifestation")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +125,7 @@ class CodeInfo:
     seventh_character_source: str | None = None
     requires_seventh: bool = False  # a header that needs a 7th character to be billable
     placeholder: bool = False
+    manifestation: bool = False  # "in diseases classified elsewhere": never first-listed
     icd11: tuple[Icd11Target, ...] = ()
     listed: bool = True  # False: CPT/HCPCS code known by format only (no file loaded)
 
@@ -236,7 +237,7 @@ class Terminology:
 
     def _make(self, row: tuple[Any, ...], parent: str | None) -> CodeInfo:
         (_row_id, system, code, kind, title, billable, _parent_id, depth, chapter, block,
-         children, notes_json, seventh_id, icd11_json) = row
+         children, notes_json, seventh_id, icd11_json, manifestation) = row
         seventh_source: str | None = None
         seventh: tuple[tuple[str, str], ...] = ()
         if seventh_id is not None:
@@ -263,7 +264,7 @@ class Terminology:
             seventh_characters=seventh, seventh_character_source=seventh_source,
             requires_seventh=seventh_id is not None and kind != "extension",
             placeholder=system == ICD10CM and "X" in code[3:],
-            icd11=icd11, **common,
+            manifestation=bool(manifestation), icd11=icd11, **common,
         )
 
     def _rows_for(self, code: str, system: str) -> list[tuple[Any, ...]]:
