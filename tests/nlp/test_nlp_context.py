@@ -146,6 +146,11 @@ EXPERIENCER = [
     ("His father with myocardial infarction at 50.", "myocardial infarction", {"other"}),
     ("Colon cancer in his brother.", "colon cancer", {"other"}),
     ("Paternal grandmother had diabetes.", "diabetes", {"other"}),
+    ("Mother is diabetic, father has hypertension.", "hypertension", {"other"}),
+    ("The donor had a history of alcoholism.", "alcoholism", {"other", "historical"}),
+    ("His wife has breast cancer.", "breast cancer", {"other"}),
+    ("His wife noticed that he had a seizure.", "seizure", set()),
+    ("Accompanied by his wife, he presents with chest pain.", "chest pain", set()),
     # negative: the relative reports on the patient
     ("His wife reports that he had a seizure.", "seizure", set()),
     ("Per his mother, he has had fever.", "fever", set()),
