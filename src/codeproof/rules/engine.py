@@ -38,7 +38,7 @@ __all__ = [
     "FAMILIES",
     "Validator",
     "build_context",
-    "load_terminology_or_fallback",
+    "load_terminology",
     "validate_package_file",
 ]
 
@@ -129,21 +129,10 @@ def _dedupe(findings: list[RuleFinding]) -> tuple[RuleFinding, ...]:
     return tuple(out)
 
 
-def load_terminology_or_fallback(runtime: Runtime | None) -> TerminologyLike:
-    """``runtime.terminology``, or the simple-icd-10-cm adapter when the store is absent.
-
-    The fallback is used only when the compiled store's code is not importable
-    in this checkout; any other terminology error propagates.
-    """
-    if runtime is not None:
-        try:
-            return runtime.terminology
-        except ImportError:
-            logger.warning("compiled terminology unavailable; using the simple-icd-10-cm "
-                           "fallback adapter")
-    from codeproof.rules._fallback_terminology import FallbackTerminology
-
-    return FallbackTerminology()
+def load_terminology(runtime: Runtime) -> TerminologyLike:
+    """The runtime's compiled terminology store (built on first use when missing)."""
+    terminology: TerminologyLike = runtime.terminology
+    return terminology
 
 
 def build_context(
@@ -196,7 +185,7 @@ def validate_package_file(
     rules = runtime.settings.rules
     chosen = tuple(families) or rules.families
     context = build_context(
-        terminology=load_terminology_or_fallback(runtime) if _wants(chosen, "icd10cm") else None,
+        terminology=load_terminology(runtime) if _wants(chosen, "icd10cm") else None,
         packs_dir=rules.packs_dir, ncci_dir=rules.ncci_dir,
         ncci_claim_type=rules.ncci_claim_type, drg_version=rules.drg_version,
         hcc_model=rules.hcc_model, as_of=on, families=chosen,

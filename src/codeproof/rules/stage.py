@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from codeproof.model import Encounter
 from codeproof.rules.base import ClaimView
-from codeproof.rules.engine import Validator, build_context, load_terminology_or_fallback
+from codeproof.rules.engine import Validator, build_context, load_terminology
 
 if TYPE_CHECKING:
     from codeproof.runtime import Runtime
@@ -39,7 +39,7 @@ class ValidateStage:
 def _build_validator(runtime: Runtime) -> Validator:
     rules = runtime.settings.rules
     context = build_context(
-        terminology=load_terminology_or_fallback(runtime),
+        terminology=load_terminology(runtime),
         packs_dir=rules.packs_dir,
         ncci_dir=rules.ncci_dir,
         ncci_claim_type=rules.ncci_claim_type,
