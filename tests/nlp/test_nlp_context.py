@@ -149,6 +149,11 @@ EXPERIENCER = [
     ("Mother is diabetic, father has hypertension.", "hypertension", {"other"}),
     ("The donor had a history of alcoholism.", "alcoholism", {"other", "historical"}),
     ("His wife has breast cancer.", "breast cancer", {"other"}),
+    ("Received a kidney transplant from a cadaveric donor.", "kidney transplant", set()),
+    ("No family history of breast cancer and personal history of asthma.", "asthma",
+     {"historical"}),
+    ("An important smoker and the death of a brother due to lung cancer.", "smoker", set()),
+    ("Parents report that he has wheezing.", "wheezing", set()),
     ("His wife noticed that he had a seizure.", "seizure", set()),
     ("Accompanied by his wife, he presents with chest pain.", "chest pain", set()),
     # negative: the relative reports on the patient
