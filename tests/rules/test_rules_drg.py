@@ -135,6 +135,7 @@ def test_drg_findings_show_cc_mcc(grouper: DrgGrouper) -> None:
     cc = [f for f in findings if f.rule_id == "drg.cc_mcc"]
     assert any("E43 is an MCC and sets" in f.message for f in cc)
     assert any("N18.4 is a CC (no effect" in f.message for f in cc)
+    assert any("E43 is an MCC" in f.message for f in cc)
     mcc = next(f for f in cc if "E43" in f.message)
     assert mcc.evidence and mcc.evidence[0].quote.startswith("Severe")
 
@@ -230,8 +231,12 @@ def test_cdi_never_adds_codes(cdi_context: RuleContext) -> None:
     assert [c.code for c in claim.diagnoses] == ["I50.9"]
 
 
-@pytest.mark.parametrize(("negated", "expected"), [(True, 0), (False, 1)])
-def test_cdi_uses_mention_assertions(cdi_context: RuleContext, negated: bool,
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [({"negated": True}, 0), ({"family": True}, 0), ({}, 1),
+     ({"uncertain": True}, 1)],  # an uncertain mention is exactly what a query resolves
+)
+def test_cdi_uses_mention_assertions(cdi_context: RuleContext, flags: dict[str, bool],
                                      expected: int) -> None:
     import dataclasses
 
@@ -240,7 +245,10 @@ def test_cdi_uses_mention_assertions(cdi_context: RuleContext, negated: bool,
     text = "Heart failure. Malnutrition was considered."
     start = text.index("Malnutrition")
     mention = Mention(id="m1", note_id="n1", start=start, end=start + 12, text="Malnutrition",
-                      assertion=Assertion(negated=negated))
+                      assertion=Assertion(
+                          negated=flags.get("negated", False),
+                          uncertain=flags.get("uncertain", False),
+                          experiencer="other" if flags.get("family") else "patient"))
     enc = encounter(code("I50.9", seq=1), text=text, setting="inpatient", age=70, sex="M")
     enc = dataclasses.replace(enc, mentions=(mention,))
     findings = CdiRules()(ClaimView.from_encounter(enc), cdi_context)

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import ClassVar
 
-from codeproof.model import Evidence, RuleFinding
+from codeproof.model import Assertion, Evidence, RuleFinding
 from codeproof.rules.base import ClaimView, RuleContext, compact, finding
 from codeproof.rules.drg import DrgResult
 from codeproof.rules.packs import CdiTrigger, RulePack
@@ -35,6 +35,12 @@ _NEGATION = re.compile(
     r"resolved|history of|h/o|family history)\b[^.;\n]{0,40}$",
     re.IGNORECASE,
 )
+
+
+def _queryable(assertion: Assertion) -> bool:
+    """A mention a query can be about: uncertain is kept (the query resolves it)."""
+    return not (assertion.negated or assertion.historical or assertion.hypothetical
+                or assertion.family)
 
 
 def _affirmed(text: str, start: int) -> bool:
@@ -134,15 +140,16 @@ class CdiRules:
         """The first affirmed match of the trigger's terms.
 
         When the NLP layer found a mention over the match, its ConText assertion
-        decides (negated, uncertain, historical, hypothetical or family mentions
-        are skipped); otherwise a negation/history cue earlier in the sentence does.
+        decides (negated, historical, hypothetical or family mentions are skipped;
+        uncertain ones are kept, since the query is how they get resolved);
+        otherwise a negation/history cue earlier in the sentence does.
         """
         regex = self._regex(trigger)
         for note in claim.notes:
             for match in regex.finditer(note.text):
                 over = [m for m in claim.mentions if m.note_id == note.id
                         and m.start < match.end() and match.start() < m.end]
-                affirmed = (any(m.assertion.affirmed_present for m in over) if over
+                affirmed = (any(_queryable(m.assertion) for m in over) if over
                             else _affirmed(note.text, match.start()))
                 if affirmed:
                     return (Evidence(note_id=note.id, start=match.start(), end=match.end(),

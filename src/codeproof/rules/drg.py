@@ -184,12 +184,14 @@ class DrgRules:
                 continue
             code = dotted.get(impact.code)
             shown = code.code if code is not None else impact.code
+            article = "an" if impact.severity == "MCC" else "a"
             if impact.excluded:
-                text = f"{shown} is a {impact.severity} but excluded with this principal diagnosis"
+                text = (f"{shown} is {article} {impact.severity} but excluded with this "
+                        "principal diagnosis")
             elif impact.drives_drg:
-                text = f"{shown} is an {impact.severity} and sets the DRG severity level"
+                text = f"{shown} is {article} {impact.severity} and sets the DRG severity level"
             else:
-                text = f"{shown} is a {impact.severity} (no effect on this DRG)"
+                text = f"{shown} is {article} {impact.severity} (no effect on this DRG)"
             out.append(finding(
                 "drg.cc_mcc", "info", text, codes=(f"ICD-10-CM:{shown}",), pack=PACK,
                 pack_version=version, citation=f"{_CITATION}, Appendix C (CC/MCC lists)",
