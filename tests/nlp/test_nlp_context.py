@@ -97,6 +97,8 @@ UNCERTAIN = [
     ("Pneumonia is likely.", "pneumonia", {"uncertain"}),
     # negative: definite statements
     ("Pneumonia confirmed on chest x-ray.", "pneumonia", set()),
+    ("Cells suggestive of adenocarcinoma and after that we proceeded to search for the "
+     "primary with a chest x-ray.", "chest x-ray", set()),
 ]
 
 HISTORICAL = [
@@ -130,6 +132,9 @@ HYPOTHETICAL = [
     ("Discussed the risks of infection.", "infection", {"hypothetical"}),
     # negative: a current symptom
     ("She has nausea today.", "nausea", set()),
+    ("Once the study was completed, an exploratory laparotomy was performed.",
+     "exploratory laparotomy", set()),
+    ("In close contact with the kidney a cystic tumor was found.", "tumor", set()),
 ]
 
 CONDITIONAL = [
