@@ -9,23 +9,43 @@ from _rules_support import FIXTURES, encounter, ids
 
 from codeproof.errors import MalformedPack
 from codeproof.rules.base import ClaimView, RuleContext, parse_claim_line
-from codeproof.rules.ncci import ModifierRules, NcciRules, NcciTables, load_mue, load_ptp
+from codeproof.rules.ncci import (
+    NCCI_DB,
+    ModifierRules,
+    NcciRules,
+    NcciSource,
+    NcciStore,
+    NcciTables,
+    compile_ncci,
+    load_mue,
+    load_ptp,
+)
 
 NCCI = FIXTURES / "ncci"
 
 
-@pytest.fixture(scope="module")
-def tables() -> NcciTables:
-    return NcciTables.from_dir(NCCI)
+@pytest.fixture(scope="module", params=["memory", "sqlite"])
+def tables(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> NcciSource:
+    """The same CMS fixture files, parsed in memory and compiled to the SQLite store."""
+    if request.param == "memory":
+        return NcciTables.from_dir(NCCI)
+    folder = tmp_path_factory.mktemp("ncci")
+    counts = compile_ncci(NCCI, folder / NCCI_DB)
+    assert counts["ptp.practitioner"] == 7 and counts["mue.hospital"] == 1
+    source = NcciTables.open(folder)
+    assert isinstance(source, NcciStore)
+    return source
 
 
-def _ncci(tables: NcciTables, *lines: str, dos: str = "2026-02-01",
+def _ncci(tables: NcciSource, *lines: str, dos: str = "2026-02-01",
           kind: str = "practitioner"):  # type: ignore[no-untyped-def]
     claim = ClaimView.from_encounter(encounter(lines=lines, dos=dos))
     return NcciRules()(claim, RuleContext(ncci=tables, ncci_claim_type=kind))  # type: ignore[arg-type]
 
 
-def test_loaders_read_cms_layouts(tables: NcciTables) -> None:
+def test_loaders_read_cms_layouts() -> None:
+    tables = NcciTables.from_dir(NCCI)
     assert ("20610", "99213") in tables.ptp["practitioner"]
     assert ("96372", "96374") in tables.ptp["hospital"]
     assert ("96372", "96374") not in tables.ptp["practitioner"]
@@ -73,12 +93,12 @@ def test_empty_table_is_malformed() -> None:
         (("99213", "36415"), "2026-02-01", []),
     ],
 )
-def test_ptp(tables: NcciTables, lines, dos, expected) -> None:  # type: ignore[no-untyped-def]
+def test_ptp(tables: NcciSource, lines, dos, expected) -> None:  # type: ignore[no-untyped-def]
     got = [i for i in ids(_ncci(tables, *lines, dos=dos)) if i.startswith("ncci.ptp")]
     assert got == expected
 
 
-def test_ptp_finding_content(tables: NcciTables) -> None:
+def test_ptp_finding_content(tables: NcciSource) -> None:
     (item,) = _ncci(tables, "93000", "93005")
     assert item.severity == "error" and item.blocking
     assert item.codes == ("CPT:93000", "CPT:93005")
@@ -86,7 +106,7 @@ def test_ptp_finding_content(tables: NcciTables) -> None:
     assert "NCCI" in item.citation
 
 
-def test_hospital_tables_are_separate(tables: NcciTables) -> None:
+def test_hospital_tables_are_separate(tables: NcciSource) -> None:
     assert _ncci(tables, "96372", "96374", kind="practitioner") == ()
     assert ids(_ncci(tables, "96372", "96374", kind="hospital")) == ["ncci.ptp.modifier_required"]
 
@@ -103,14 +123,14 @@ def test_hospital_tables_are_separate(tables: NcciTables) -> None:
         (("11042", "11042-59"), [], None),  # MAI 1: separate lines each within the MUE
     ],
 )
-def test_mue(tables: NcciTables, lines, expected, blocking) -> None:  # type: ignore[no-untyped-def]
+def test_mue(tables: NcciSource, lines, expected, blocking) -> None:  # type: ignore[no-untyped-def]
     found = [f for f in _ncci(tables, *lines) if f.rule_id.startswith("ncci.mue")]
     assert [f.rule_id for f in found] == expected
     if blocking is not None:
         assert found[0].blocking is blocking
 
 
-def test_inpatient_claims_skip_ncci(tables: NcciTables) -> None:
+def test_inpatient_claims_skip_ncci(tables: NcciSource) -> None:
     claim = ClaimView.from_encounter(encounter(lines=("93000", "93005"), setting="inpatient"))
     assert NcciRules()(claim, RuleContext(ncci=tables)) == ()
 
@@ -153,3 +173,19 @@ def test_parse_claim_line(text: str, code: str, mods: tuple[str, ...], units: in
 @pytest.mark.parametrize("text", ["9921", "99213-", "99213-ABC", "99213*x", ""])
 def test_parse_claim_line_rejects(text: str) -> None:
     assert parse_claim_line(text, line=1) is None
+
+
+def test_compile_rejects_empty_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(MalformedPack, match="no CMS PTP/MUE files"):
+        compile_ncci(tmp_path, tmp_path / "out" / NCCI_DB)
+
+
+def test_cli_import_ncci(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from codeproof.cli import app
+
+    result = CliRunner().invoke(app, ["rules", "import-ncci", str(NCCI), "--out",
+                                      str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "ptp.practitioner" in result.output and (tmp_path / NCCI_DB).is_file()

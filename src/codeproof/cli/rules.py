@@ -110,6 +110,24 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"ok {path.name}: {pack.id} {pack.version} ({pack.kind}, "
                        f"{pack.effective.label()})")
 
+    @rules_app.command("import-ncci")
+    def import_ncci(
+        source: Path = typer.Argument(..., exists=True, file_okay=False,
+                                      help="Folder of CMS NCCI PTP/MUE files (.txt/.csv)."),
+        out: Path = typer.Option(None, "--out", help="Folder to write ncci.sqlite into "
+                                 "(default: rules.ncci_dir, else <reference_dir>/ncci)."),
+    ) -> None:
+        """Compile CMS NCCI PTP/MUE files into an indexed store (rules.ncci_dir uses it)."""
+        from codeproof.config import load_settings
+        from codeproof.rules.ncci import NCCI_DB, compile_ncci
+
+        settings = load_settings()
+        folder = out or settings.rules.ncci_dir or settings.reference_path / "ncci"
+        counts = compile_ncci(source, folder / NCCI_DB)
+        for key, value in sorted(counts.items()):
+            typer.echo(f"{key:<18} {value:>10,} rows")
+        typer.echo(f"wrote {folder / NCCI_DB}; set rules.ncci_dir = {folder}")
+
     @rules_app.command("group")
     def group(
         pdx: str = typer.Argument(..., help="Principal diagnosis (ICD-10-CM)."),

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from codeproof.rules.drg import DrgGrouper
     from codeproof.rules.hcc import HccScorer
     from codeproof.rules.mce import MceChecker
-    from codeproof.rules.ncci import NcciTables
+    from codeproof.rules.ncci import NcciSource
     from codeproof.rules.packs import PackSet
 
 __all__ = [
@@ -300,7 +300,7 @@ class RuleContext:
 
     terminology: TerminologyLike | None = None
     packs: PackSet | None = None
-    ncci: NcciTables | None = None
+    ncci: NcciSource | None = None
     mce: MceChecker | None = None
     grouper: DrgGrouper | None = None
     hcc: HccScorer | None = None

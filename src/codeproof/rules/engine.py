@@ -156,7 +156,7 @@ def build_context(
     return RuleContext(
         terminology=terminology,
         packs=packs if packs is not None else load_packs([packs_dir] if packs_dir else []),
-        ncci=NcciTables.from_dir(ncci_dir) if ncci_dir is not None else None,
+        ncci=NcciTables.open(ncci_dir) if ncci_dir is not None else None,
         mce=MceChecker() if "mce" in chosen else None,
         grouper=DrgGrouper(drg_version) if chosen & {"drg", "cdi"} else None,
         hcc=HccScorer(hcc_model) if "hcc" in chosen else None,

@@ -23,12 +23,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sqlite3
+import threading
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 from codeproof.errors import MalformedPack
 from codeproof.model import RuleFinding
@@ -39,8 +42,11 @@ __all__ = [
     "ModifierRules",
     "MueEdit",
     "NcciRules",
+    "NcciSource",
+    "NcciStore",
     "NcciTables",
     "PtpEdit",
+    "compile_ncci",
     "is_em",
     "load_mue",
     "load_ptp",
@@ -127,6 +133,27 @@ class NcciTables:
         """True when nothing is loaded."""
         return not any(self.ptp.values()) and not any(self.mue.values())
 
+    def ptp_for(self, kind: Kind, codes: Iterable[str]
+                ) -> dict[tuple[str, str], tuple[PtpEdit, ...]]:
+        """Every PTP edit between two of ``codes`` (one lookup per ordered pair)."""
+        table = self.ptp[kind]
+        unique = sorted(set(codes))
+        return {(a, b): table[(a, b)] for a in unique for b in unique
+                if a != b and (a, b) in table}
+
+    def mue_for(self, kind: Kind, codes: Iterable[str]) -> dict[str, MueEdit]:
+        """The MUE rows of ``codes``."""
+        table = self.mue[kind]
+        return {c: table[c] for c in set(codes) if c in table}
+
+    @staticmethod
+    def open(directory: Path) -> NcciSource:
+        """The compiled ``ncci.sqlite`` in ``directory`` when present, else its text files."""
+        compiled = directory / NCCI_DB
+        if compiled.is_file():
+            return NcciStore(compiled)
+        return NcciTables.from_dir(directory)
+
     @classmethod
     def from_dir(cls, directory: Path) -> NcciTables:
         """Load every ``*.txt``/``*.csv`` under ``directory``.
@@ -135,27 +162,152 @@ class NcciTables:
         ``hosp``, ``oph`` or ``outpatient`` are hospital tables, others practitioner.
         """
         tables = cls()
-        for path in sorted(directory.rglob("*")):
-            if path.suffix.lower() not in (".txt", ".csv"):
-                continue
-            name = path.name.lower()
-            kind: Kind = "hospital" if any(k in name for k in ("hosp", "oph", "outpatient")) \
-                else "practitioner"
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if "mue" in name or _looks_like_mue(text):
+        for path, kind, layout, text in _source_files(directory):
+            if layout == "mue":
                 tables.add_mue(kind, load_mue(text, source=path.name), path.name)
             else:
                 tables.add_ptp(kind, load_ptp(text, source=path.name), path.name)
         return tables
 
 
+def _source_files(directory: Path) -> Iterable[tuple[Path, Kind, str, str]]:
+    """(path, kind, "ptp"|"mue", text) of every CMS file under ``directory``."""
+    for path in sorted(directory.rglob("*")):
+        if path.suffix.lower() not in (".txt", ".csv"):
+            continue
+        name = path.name.lower()
+        kind: Kind = "hospital" if any(k in name for k in ("hosp", "oph", "outpatient")) \
+            else "practitioner"
+        text = path.read_text(encoding="utf-8", errors="replace")
+        layout = "mue" if "mue" in name or _looks_like_mue(text) else "ptp"
+        yield path, kind, layout, text
+
+
+NCCI_DB = "ncci.sqlite"
+
+
+class NcciSource(Protocol):
+    """What the NCCI rules query: in-memory tables or the compiled store."""
+
+    sources: list[str]
+
+    def ptp_for(self, kind: Kind, codes: Iterable[str]
+                ) -> dict[tuple[str, str], tuple[PtpEdit, ...]]:
+        """Every PTP edit between two of ``codes``."""
+        ...
+
+    def mue_for(self, kind: Kind, codes: Iterable[str]) -> dict[str, MueEdit]:
+        """The MUE rows of ``codes``."""
+        ...
+
+
+def _day(value: int | None) -> date | None:
+    if value is None:
+        return None
+    return date(value // 10000, value // 100 % 100, value % 100)
+
+
+class NcciStore:
+    """A compiled, indexed SQLite copy of the CMS files (``codeproof rules import-ncci``).
+
+    The full practitioner PTP file has millions of rows; parsing it at each start
+    takes long and holds it all in memory. The store is opened read-only and each
+    claim costs one indexed query for its PTP pairs and one for its MUE rows.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock:
+            self.sources = [r[0] for r in self._db.execute("SELECT name FROM sources")]
+        weakref.finalize(self, self._db.close)
+
+    def ptp_for(self, kind: Kind, codes: Iterable[str]
+                ) -> dict[tuple[str, str], tuple[PtpEdit, ...]]:
+        """Every PTP edit between two of ``codes`` (one indexed query)."""
+        unique = sorted(set(codes))
+        if len(unique) < 2:
+            return {}
+        marks = ",".join("?" * len(unique))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT col1, col2, effective, deletion, modifier, rationale FROM ptp "
+                f"WHERE kind=? AND col1 IN ({marks}) AND col2 IN ({marks})",
+                (kind, *unique, *unique)).fetchall()
+        out: dict[tuple[str, str], tuple[PtpEdit, ...]] = {}
+        for c1, c2, eff, dele, mod, why in rows:
+            edit = PtpEdit(c1, c2, _day(eff) or date.min, _day(dele), mod, why)
+            out[(c1, c2)] = (*out.get((c1, c2), ()), edit)
+        return out
+
+    def mue_for(self, kind: Kind, codes: Iterable[str]) -> dict[str, MueEdit]:
+        """The MUE rows of ``codes`` (one indexed query)."""
+        unique = sorted(set(codes))
+        if not unique:
+            return {}
+        marks = ",".join("?" * len(unique))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT code, value, mai, rationale FROM mue WHERE kind=? AND code IN ({marks})",
+                (kind, *unique)).fetchall()
+        return {code: MueEdit(code, value, mai, why) for code, value, mai, why in rows}
+
+
+def compile_ncci(source_dir: Path, database: Path) -> dict[str, int]:
+    """Compile the CMS PTP/MUE files under ``source_dir`` into ``database`` (replaced).
+
+    Writes to a temporary file and renames it into place, so readers never see a
+    half-written store. Returns row counts per table and kind.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    tmp = database.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    db = sqlite3.connect(tmp)
+    try:
+        db.executescript(
+            "CREATE TABLE ptp (kind TEXT, col1 TEXT, col2 TEXT, effective INTEGER, "
+            "deletion INTEGER, modifier INTEGER, rationale TEXT);"
+            "CREATE TABLE mue (kind TEXT, code TEXT, value INTEGER, mai INTEGER, "
+            "rationale TEXT, PRIMARY KEY (kind, code));"
+            "CREATE TABLE sources (name TEXT);")
+
+        def num(day: date | None) -> int | None:
+            return None if day is None else day.year * 10000 + day.month * 100 + day.day
+
+        for path, kind, layout, text in _source_files(source_dir):
+            if layout == "mue":
+                mue_rows = [(kind, e.code, e.value, e.mai, e.rationale)
+                            for e in load_mue(text, source=path.name)]
+                db.executemany("INSERT OR REPLACE INTO mue VALUES (?,?,?,?,?)", mue_rows)
+                counts[f"mue.{kind}"] = counts.get(f"mue.{kind}", 0) + len(mue_rows)
+            else:
+                ptp_rows = [(kind, e.column1, e.column2, num(e.effective), num(e.deletion),
+                             e.modifier, e.rationale) for e in load_ptp(text, source=path.name)]
+                db.executemany("INSERT INTO ptp VALUES (?,?,?,?,?,?,?)", ptp_rows)
+                counts[f"ptp.{kind}"] = counts.get(f"ptp.{kind}", 0) + len(ptp_rows)
+            db.execute("INSERT INTO sources VALUES (?)", (path.name,))
+        if not counts:
+            raise MalformedPack(f"no CMS PTP/MUE files (*.txt, *.csv) under {source_dir}",
+                                file=str(source_dir))
+        db.execute("CREATE INDEX ptp_pair ON ptp (kind, col1, col2)")
+        db.commit()
+    finally:
+        db.close()
+    tmp.replace(database)
+    return counts
+
+
 def _rows(text: str) -> Iterable[list[str]]:
     for raw in text.splitlines():
         if not raw.strip():
             continue
-        delimiter = "\t" if "\t" in raw else ","
-        row = next(csv.reader(io.StringIO(raw), delimiter=delimiter))
-        yield [c.strip().strip('"').strip() for c in row]
+        if "\t" in raw:  # the CMS text layout: no quoting, split directly (fast path)
+            yield [c.strip().strip('"').strip() for c in raw.split("\t")]
+        else:
+            row = next(csv.reader(io.StringIO(raw)))
+            yield [c.strip().strip('"').strip() for c in row]
 
 
 def _looks_like_mue(text: str) -> bool:
@@ -222,15 +374,17 @@ class NcciRules:
         kind = context.ncci_claim_type
         on = context.date_for(claim)
         out: list[RuleFinding] = []
-        ptp = tables.ptp[kind]
-        for a in claim.lines:
-            for b in claim.lines:
-                if a.code == b.code:
-                    continue
-                for edit in ptp.get((a.code, b.code), ()):
-                    if edit.in_effect(on) and edit.modifier != 9:
-                        out.append(_ptp_finding(a, b, edit, kind))
-        out.extend(_mue(claim.lines, tables.mue[kind], kind))
+        codes = [line.code for line in claim.lines]
+        ptp = tables.ptp_for(kind, codes)
+        if ptp:
+            for a in claim.lines:
+                for b in claim.lines:
+                    if a.code == b.code:
+                        continue
+                    for edit in ptp.get((a.code, b.code), ()):
+                        if edit.in_effect(on) and edit.modifier != 9:
+                            out.append(_ptp_finding(a, b, edit, kind))
+        out.extend(_mue(claim.lines, tables.mue_for(kind, codes), kind))
         return tuple(out)
 
 
