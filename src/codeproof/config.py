@@ -73,6 +73,8 @@ class CodingSettings(_Section):
     model_path: Path | None = None  # defaults to the committed artifact in the package
     max_codes: int = 40
     min_confidence: float = 0.10  # candidates below this are not emitted as codes
+    threshold: float | None = None  # emission threshold; None = the model's tuned one
+    seventh_character: bool = True  # complete injury codes with the 7th character
 
 
 class RoutingSettings(_Section):

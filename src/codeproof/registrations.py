@@ -26,6 +26,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "nlp.sentences.v1": "codeproof.nlp.stages:sentences_stage",
         "nlp.mentions.v1": "codeproof.nlp.stages:mentions_stage",
         "nlp.context.v1": "codeproof.nlp.stages:context_stage",
+        "coding.assign.v1": "codeproof.coding.assign:build_assign_stage",
         "justify.writer.v1": "codeproof.justify.stage:create_justify_stage",
         "review.route.v1": "codeproof.review.routing:create_routing_stage",
         "security.residency.v1": "codeproof.security.residency:residency_stage",

@@ -1,0 +1,265 @@
+"""Candidate generation and ranking features for one note.
+
+Two retrievers propose codes for a note: the :class:`~codeproof.coding.lexicon.TitleIndex`
+(official titles and inclusion terms, every sentence) and the learned
+:class:`~codeproof.coding.lexicon.Lexicon` (phrases seen with the code in
+coded training notes). Each proposal is a :class:`Hit` with exact offsets and
+ConText-style assertion flags; hits are grouped per code into a
+:class:`Candidate` with the feature vector the ranker scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from codeproof.coding.lexicon import Lexicon, TitleIndex
+from codeproof.coding.text import STOPWORDS, Context, Token, context_of, sentence_spans, tokenize
+
+__all__ = [
+    "FEATURES",
+    "Candidate",
+    "CodeInfoLite",
+    "DocAnalysis",
+    "Hit",
+    "analyze",
+    "generate",
+]
+
+#: Feature names, in the order of :attr:`Candidate.features` (the model records them).
+FEATURES: tuple[str, ...] = (
+    "t_stems", "t_compact", "t_hits", "t_title", "t_best_in_cat",
+    "l_p", "l_co", "l_df", "l_n", "l_aligned", "l_phrases", "l_sum_p",
+    "neg", "unc", "hist", "fam", "hypo", "affirmed_hits",
+    "first_pos", "n_sentences",
+    "prior_code", "prior_cat", "code_len", "billable", "unspec", "chapter",
+    "n_sources", "cat_cands", "doc_len", "sec_weight",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfoLite:
+    """What ranking needs to know about a code."""
+
+    title: str
+    billable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One retriever proposal with its span and assertion flags."""
+
+    code: str
+    source: str  # "title", "inclusion" or "lexicon"
+    start: int
+    end: int
+    sentence: int
+    strength: float  # title: matched stems; lexicon: P(code | phrase)
+    compact: float = 1.0  # covered tokens / matched stems (1 = contiguous)
+    co: int = 0
+    df: int = 0
+    n: int = 0
+    aligned: bool = False
+    context: Context = field(default_factory=Context)
+    note_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DocAnalysis:
+    """Sentences, tokens and phrase occurrences of one text."""
+
+    text: str
+    sentences: tuple[tuple[int, int], ...]
+    tokens: tuple[tuple[Token, ...], ...]  # per sentence
+    phrases: Mapping[str, tuple[int, int, int]]  # phrase -> (sentence, start, end) first seen
+
+    @property
+    def phrase_set(self) -> set[str]:
+        """The distinct phrases of the text."""
+        return set(self.phrases)
+
+
+def analyze(text: str, *, max_n: int = 4,
+            sentences: Sequence[tuple[int, int]] | None = None) -> DocAnalysis:
+    """Tokenize ``text`` by sentence and collect its n-grams (1..``max_n``)."""
+    spans = tuple(sentences) if sentences else tuple(sentence_spans(text))
+    per_sentence: list[tuple[Token, ...]] = []
+    phrases: dict[str, tuple[int, int, int]] = {}
+    for si, (s, e) in enumerate(spans):
+        tokens = tuple(tokenize(text, s, e))
+        per_sentence.append(tokens)
+        stems = [t.stem for t in tokens]
+        for i in range(len(tokens)):
+            if stems[i] in STOPWORDS:
+                continue
+            for n in range(1, max_n + 1):
+                j = i + n
+                if j > len(tokens):
+                    break
+                if stems[j - 1] in STOPWORDS:
+                    continue
+                if n == 1 and (stems[i].isdigit() or len(stems[i]) < 2):
+                    continue
+                key = " ".join(stems[i:j])
+                if key not in phrases:
+                    phrases[key] = (si, tokens[i].start, tokens[j - 1].end)
+    return DocAnalysis(text=text, sentences=spans, tokens=tuple(per_sentence),
+                       phrases=phrases)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A code proposed for a note, its hits and its feature vector."""
+
+    code: str
+    hits: tuple[Hit, ...]
+    features: tuple[float, ...]
+
+    @property
+    def best_hit(self) -> Hit:
+        """The hit that best supports the code (affirmed and strongest first)."""
+        return max(self.hits, key=_hit_rank)
+
+
+def _hit_rank(hit: Hit) -> tuple[int, int, float]:
+    ctx = hit.context
+    affirmed = not (ctx.negated or ctx.family or ctx.hypothetical)
+    return (int(affirmed), int(hit.source != "lexicon"), hit.strength)
+
+
+_CtxFn = Callable[[int, int, int], Context]
+
+
+def _title_hits(doc: DocAnalysis, index: TitleIndex, ctx: _CtxFn) -> list[Hit]:
+    hits: list[Hit] = []
+    for si, tokens in enumerate(doc.tokens):
+        if not tokens:
+            continue
+        positions: dict[str, list[int]] = defaultdict(list)
+        for i, token in enumerate(tokens):
+            positions[token.stem].append(i)
+        for term in index.match(positions):
+            # anchor on the first position of the term's first stem, nearest others
+            idxs = []
+            anchor = positions[term.stems[0]][0]
+            for s in term.stems:
+                idxs.append(min(positions[s], key=lambda p: abs(p - anchor)))
+            lo, hi = min(idxs), max(idxs)
+            hits.append(Hit(
+                code=term.code, source="title" if term.title else "inclusion",
+                start=tokens[lo].start, end=tokens[hi].end, sentence=si,
+                strength=float(len(term.stems)),
+                compact=(hi - lo + 1) / len(term.stems),
+                context=ctx(si, tokens[lo].start, tokens[hi].end)))
+    return hits
+
+
+def _lexicon_hits(doc: DocAnalysis, lexicon: Lexicon, allowed: Callable[[str], bool],
+                  ctx: _CtxFn) -> list[Hit]:
+    hits: list[Hit] = []
+    for phrase, (si, start, end) in doc.phrases.items():
+        stats = lexicon.get(phrase)
+        if not stats:
+            continue
+        context = ctx(si, start, end)
+        for stat in stats:
+            if not allowed(stat.code):
+                continue
+            hits.append(Hit(code=stat.code, source="lexicon", start=start, end=end,
+                            sentence=si, strength=stat.p, co=stat.co, df=stat.df,
+                            n=phrase.count(" ") + 1, aligned=stat.aligned,
+                            context=context))
+    return hits
+
+
+def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | None,
+             info: Mapping[str, CodeInfoLite], prior: Mapping[str, int],
+             prior_cat: Mapping[str, int], n_train: int,
+             context: _CtxFn | None = None,
+             section_weight: Callable[[int], float] | None = None) -> list[Candidate]:
+    """Propose codes for ``doc`` with their features.
+
+    ``context(sentence, start, end)`` gives the assertion of a span (defaults to the built-in
+    cue scan of its sentence); ``section_weight(offset)`` the weight of the
+    section at an offset (default 1).
+    """
+    contexts: dict[tuple[int, int], Context] = {}
+
+    def ctx(si: int, start: int, end: int) -> Context:
+        found = contexts.get((start, end))
+        if found is None:
+            if context is not None:
+                found = context(si, start, end)
+            else:
+                s, e = doc.sentences[si]
+                found = context_of(doc.text, s, e, start, end)
+            contexts[(start, end)] = found
+        return found
+
+    by_code: dict[str, list[Hit]] = defaultdict(list)
+    if index is not None:
+        for hit in _title_hits(doc, index, ctx):
+            by_code[hit.code].append(hit)
+    if lexicon is not None:
+        for hit in _lexicon_hits(doc, lexicon, lambda code: code in info, ctx):
+            by_code[hit.code].append(hit)
+    best_title_in_cat: dict[str, float] = defaultdict(float)
+    cat_count: dict[str, int] = defaultdict(int)
+    for code, hits in by_code.items():
+        cat_count[code[:3]] += 1
+        t = max((h.strength for h in hits if h.source != "lexicon"), default=0.0)
+        best_title_in_cat[code[:3]] = max(best_title_in_cat[code[:3]], t)
+    length = max(len(doc.text), 1)
+    norm = max(n_train, 1)
+    out: list[Candidate] = []
+    for code, hits in by_code.items():
+        titles = [h for h in hits if h.source != "lexicon"]
+        lex = [h for h in hits if h.source == "lexicon"]
+        best_t = max(titles, key=lambda h: (h.strength, -h.compact), default=None)
+        best_l = max(lex, key=lambda h: (h.strength, h.co), default=None)
+        n = len(hits)
+        neg = sum(h.context.negated for h in hits) / n
+        unc = sum(h.context.uncertain for h in hits) / n
+        hist = sum(h.context.historical for h in hits) / n
+        fam = sum(h.context.family for h in hits) / n
+        hypo = sum(h.context.hypothetical for h in hits) / n
+        affirmed = sum(not (h.context.negated or h.context.family or h.context.hypothetical)
+                       for h in hits)
+        meta = info.get(code)
+        title = meta.title.lower() if meta else ""
+        t_strength = best_t.strength if best_t else 0.0
+        sec = max((section_weight(h.start) for h in hits), default=1.0) \
+            if section_weight is not None else 1.0
+        features = (
+            t_strength,
+            best_t.compact if best_t else 0.0,
+            float(len(titles)),
+            float(any(h.source == "title" for h in titles)),
+            float(bool(best_t) and t_strength >= best_title_in_cat[code[:3]]),
+            best_l.strength if best_l else 0.0,
+            float(best_l.co) if best_l else 0.0,
+            float(best_l.df) if best_l else 0.0,
+            float(best_l.n) if best_l else 0.0,
+            float(any(h.aligned for h in lex)),
+            float(len({(h.start, h.end) for h in lex})),
+            sum(h.strength for h in lex),
+            neg, unc, hist, fam, hypo, float(affirmed),
+            min(h.start for h in hits) / length,
+            float(len({h.sentence for h in hits})),
+            math.log1p(prior.get(code, 0)) - math.log(norm),
+            math.log1p(prior_cat.get(code[:3], 0)) - math.log(norm),
+            float(len(code.replace(".", ""))),
+            float(meta.billable) if meta else 0.0,
+            float("unspecified" in title),
+            float(ord(code[0]) - 64) if code[0].isalpha() else 0.0,
+            float(bool(titles)) + float(bool(lex)),
+            float(cat_count[code[:3]]),
+            math.log(length),
+            sec,
+        )
+        out.append(Candidate(code=code, hits=tuple(hits), features=features))
+    out.sort(key=lambda c: c.code)
+    return out
+

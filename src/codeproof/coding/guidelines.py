@@ -1,0 +1,378 @@
+"""ICD-10-CM Official Guidelines for Coding and Reporting, as pure table-driven steps.
+
+The ranker says how likely a code is *documented*; these steps decide what
+the guidelines let us *report*. Each step is a pure function over
+:class:`Proposal` tuples and cites the guideline section that drove it
+(``ICD-10-CM OCG <section>``, FY2026 numbering):
+
+======================  ===========================================================
+step                    behaviour
+======================  ===========================================================
+negation                every mention negated -> no code
+family                  condition of a relative -> family-history Z80-Z84
+history                 resolved past condition -> personal-history Z85-Z87 / I25.2
+uncertain               inpatient: coded as established (II.H, III.C);
+                        outpatient: not coded, its symptoms are (IV.H)
+combination             diabetes + complication -> E08-E13 combination (I.A.15,
+                        I.C.4.a); hypertension + heart/kidney disease -> I11/I12/I13
+                        (I.C.9.a)
+laterality              "unspecified side" code + documented side -> sided code (I.B.13)
+7th character           injury/T codes get A/D/S from the episode of care (I.C.19.a)
+integral symptoms       a symptom routinely part of a coded, confirmed diagnosis
+                        is not coded separately (I.B.5)
+specificity             an unspecified code is dropped when a more specific code of
+                        the same category is reported (I.B.2, I.B.18)
+sequencing              principal (inpatient, II) / first-listed (outpatient, IV.G)
+======================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from codeproof.coding.candidates import CodeInfoLite, Hit
+
+__all__ = ["DERIVED_CAP", "Proposal", "apply_guidelines", "assertion_of"]
+
+#: Codes derived by a guideline step (not scored by the ranker) never auto-finalize.
+DERIVED_CAP = 0.85
+
+_OCG = "ICD-10-CM OCG "
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A scored code on its way to the encounter's code set."""
+
+    system: str
+    code: str
+    confidence: float  # calibrated P(code documented for the patient now)
+    present_confidence: float  # the same, were every mention affirmed (for derived codes)
+    score: float  # ranker raw score (log-odds)
+    hits: tuple[Hit, ...]
+    guideline_refs: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    derived_from: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Assertion:
+    negated: bool
+    family: bool
+    historical: bool
+    uncertain: bool
+    hypothetical: bool
+
+
+def assertion_of(hits: Sequence[Hit]) -> _Assertion:
+    """Proposal-level assertion: a flag holds when it holds for every live mention."""
+    live = [h for h in hits if not h.context.negated]
+    if not hits:
+        return _Assertion(False, False, False, False, False)
+    if not live:
+        return _Assertion(True, False, False, False, False)
+    return _Assertion(
+        negated=False,
+        family=all(h.context.family for h in live),
+        historical=all(h.context.historical and not h.context.family for h in live),
+        uncertain=all(h.context.uncertain for h in live),
+        hypothetical=all(h.context.hypothetical for h in live),
+    )
+
+
+# --- tables --------------------------------------------------------------------------
+
+#: resolved condition (code prefix) -> personal history code (OCG I.C.21.c.4)
+HISTORY_MAP: tuple[tuple[str, str], ...] = (
+    ("C50", "Z85.3"), ("C61", "Z85.46"), ("C18", "Z85.038"), ("C19", "Z85.048"),
+    ("C20", "Z85.048"), ("C34", "Z85.118"), ("C67", "Z85.51"), ("C64", "Z85.528"),
+    ("C73", "Z85.850"), ("C43", "Z85.820"), ("C53", "Z85.41"), ("C54", "Z85.42"),
+    ("C56", "Z85.43"), ("C16", "Z85.028"), ("C25", "Z85.07"), ("C22", "Z85.05"),
+    ("C81", "Z85.71"), ("C82", "Z85.72"), ("C83", "Z85.72"), ("C85", "Z85.72"),
+    ("C91", "Z85.6"), ("C92", "Z85.6"), ("C95", "Z85.6"), ("C", "Z85.9"),
+    ("I21", "I25.2"), ("I22", "I25.2"), ("I63", "Z86.73"), ("G45", "Z86.73"),
+    ("I26", "Z86.711"), ("I82.4", "Z86.718"), ("I80", "Z86.718"),
+    ("J18", "Z87.01"), ("J15", "Z87.01"), ("J13", "Z87.01"), ("N20", "Z87.442"),
+    ("N39.0", "Z87.440"), ("A15", "Z86.11"), ("K25", "Z87.11"), ("K26", "Z87.11"),
+    ("S72", "Z87.81"), ("S82", "Z87.81"), ("S52", "Z87.81"), ("S", "Z87.828"),
+)
+
+#: condition (code prefix) -> family history code (OCG I.C.21.c.4)
+FAMILY_MAP: tuple[tuple[str, str], ...] = (
+    ("C18", "Z80.0"), ("C19", "Z80.0"), ("C20", "Z80.0"), ("C21", "Z80.0"),
+    ("C15", "Z80.0"), ("C16", "Z80.0"), ("C25", "Z80.0"), ("C34", "Z80.1"),
+    ("C50", "Z80.3"), ("C56", "Z80.41"), ("C61", "Z80.42"), ("C64", "Z80.51"),
+    ("C67", "Z80.52"), ("C91", "Z80.6"), ("C92", "Z80.6"), ("C81", "Z80.7"),
+    ("C43", "Z80.8"), ("C", "Z80.9"), ("D", "Z80.9"),
+    ("I63", "Z82.3"), ("I64", "Z82.3"), ("I2", "Z82.49"), ("I1", "Z82.49"),
+    ("I", "Z82.49"), ("E10", "Z83.3"), ("E11", "Z83.3"), ("E13", "Z83.3"),
+    ("E78", "Z83.42"), ("E", "Z83.49"), ("G40", "Z82.0"), ("G30", "Z82.0"),
+    ("F", "Z81.8"), ("J45", "Z82.5"), ("J44", "Z82.5"), ("N18", "Z84.1"),
+    ("Q", "Z82.79"), ("M", "Z82.69"), ("H", "Z83.518"), ("K", "Z83.79"),
+    ("", "Z84.89"),
+)
+
+#: confirmed diagnosis (prefix) -> symptom codes (prefixes) integral to it (OCG I.B.5)
+INTEGRAL_SYMPTOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("J18", ("R05", "R50", "R06.0")), ("J15", ("R05", "R50", "R06.0")),
+    ("J12", ("R05", "R50", "R06.0")), ("J20", ("R05", "R50")),
+    ("J06", ("R05", "R50", "R07.0")), ("J02", ("R07.0", "R50")), ("J03", ("R07.0", "R50")),
+    ("J45", ("R06.2", "R06.0")), ("J44", ("R06.0", "R05")),
+    ("K35", ("R10", "R11", "R50")), ("K80", ("R10",)), ("K81", ("R10", "R11")),
+    ("K85", ("R10", "R11")), ("K52", ("R19.7", "R11", "R10")), ("A09", ("R19.7", "R11")),
+    ("A08", ("R19.7", "R11", "R50")), ("N39.0", ("R30.0", "R35", "R50")),
+    ("N10", ("R30.0", "R50", "R10")), ("N20", ("R10", "R31")), ("N23", ("R10",)),
+    ("I21", ("R07",)), ("I20", ("R07",)), ("I50", ("R60", "R06.0")),
+    ("G43", ("R51",)), ("G44", ("R51",)), ("A41", ("R50", "R65.1")),
+    ("E86", ("R53",)), ("M54", ("R52",)), ("B34", ("R50",)), ("A46", ("R50",)),
+    ("L03", ("R50", "R60")), ("I80", ("R60", "R52")), ("G03", ("R51", "R50")),
+    ("G00", ("R51", "R50")), ("K29", ("R10", "R11")), ("K59.0", ("R19",)),
+    ("E11", ("R73", "R35", "R63.1")), ("E10", ("R73", "R35", "R63.1")),
+)
+
+#: (diabetes category, complication prefix, combination code, keep complication code)
+DIABETES_COMBOS: tuple[tuple[str, str, str, bool], ...] = (
+    ("E11", "N18", "E11.22", True), ("E11", "N08", "E11.21", False),
+    ("E11", "N05", "E11.21", False), ("E11", "G62.9", "E11.40", False),
+    ("E11", "G63", "E11.42", False), ("E11", "G60.9", "E11.42", False),
+    ("E11", "H35.0", "E11.319", False), ("E11", "H36", "E11.319", False),
+    ("E11", "I73.9", "E11.51", False), ("E11", "L97", "E11.621", True),
+    ("E11", "E16.2", "E11.649", False), ("E11", "R73", "E11.65", False),
+    ("E11", "E87.2", "E11.10", False),
+    ("E10", "N18", "E10.22", True), ("E10", "N08", "E10.21", False),
+    ("E10", "G62.9", "E10.40", False), ("E10", "H35.0", "E10.319", False),
+    ("E10", "I73.9", "E10.51", False), ("E10", "L97", "E10.621", True),
+    ("E10", "E16.2", "E10.649", False), ("E10", "R73", "E10.65", False),
+    ("E10", "E87.2", "E10.10", False),
+)
+
+_SIDE_WORDS = {"right": "right", "left": "left", "bilateral": "bilateral",
+               "both": "bilateral"}
+_SIDE_RE = re.compile(r"\b(right|left|bilateral|both)\b", re.I)
+_SUBSEQUENT_RE = re.compile(r"\b(follow[- ]?up|healing|routine care|subsequent|"
+                            r"cast change|removal of (sutures|cast))\b", re.I)
+_SEQUELA_RE = re.compile(r"\b(sequela[e]?|late effects?|residual)\b", re.I)
+
+
+def _lookup(table: Sequence[tuple[str, str]], code: str) -> str | None:
+    for prefix, target in table:
+        if code.startswith(prefix):
+            return target
+    return None
+
+
+def _derive(p: Proposal, code: str, ref: str, note: str, cap: float = DERIVED_CAP
+            ) -> Proposal:
+    return dataclasses.replace(
+        p, code=code, confidence=min(p.present_confidence, cap),
+        guideline_refs=(*p.guideline_refs, _OCG + ref), notes=(*p.notes, note),
+        derived_from=p.derived_from or p.code)
+
+
+def _with_ref(p: Proposal, ref: str, note: str) -> Proposal:
+    return dataclasses.replace(p, guideline_refs=(*p.guideline_refs, _OCG + ref),
+                               notes=(*p.notes, note))
+
+
+# --- the steps -----------------------------------------------------------------------
+
+def _assertions(proposals: Sequence[Proposal], *, setting: str, threshold: float,
+                info: Mapping[str, CodeInfoLite]) -> list[Proposal]:
+    out: list[Proposal] = []
+    for p in proposals:
+        a = assertion_of(p.hits)
+        if p.system != "ICD-10-CM":
+            if not a.negated and not a.family and p.confidence >= threshold:
+                out.append(p)
+            continue
+        if a.negated or a.hypothetical:
+            continue  # documented as absent or as a mere possibility: not coded
+        if a.family:
+            target = _lookup(FAMILY_MAP, p.code)
+            if target and target in info and p.present_confidence >= threshold:
+                out.append(_derive(p, target, "I.C.21.c.4",
+                                   "condition documented in a family member"))
+            continue
+        if a.historical:
+            target = _lookup(HISTORY_MAP, p.code)
+            if target is not None:
+                if target in info and p.present_confidence >= threshold:
+                    out.append(_derive(p, target, "I.C.21.c.4",
+                                       "condition documented as resolved history"))
+                continue
+            # chronic conditions documented as history persist: coded as current
+        if a.uncertain:
+            if setting == "inpatient":
+                if p.present_confidence >= threshold:
+                    out.append(_derive(p, p.code, "II.H", "uncertain diagnosis coded as "
+                                       "established for an inpatient stay"))
+                continue
+            if p.confidence >= threshold:
+                out.append(_with_ref(p, "IV.H", "uncertain diagnosis: outpatient "
+                                     "coding reports it only with supporting detail"))
+            continue
+        if p.confidence >= threshold:
+            out.append(p)
+    return out
+
+
+def _combinations(proposals: list[Proposal], info: Mapping[str, CodeInfoLite]
+                  ) -> list[Proposal]:
+    by_code = {p.code: p for p in proposals}
+    drop: set[str] = set()
+    add: list[Proposal] = []
+    for dm_cat, comp_prefix, combo, keep in DIABETES_COMBOS:
+        dm = next((p for p in proposals if p.code.startswith(dm_cat)
+                   and p.code in (f"{dm_cat}.9", f"{dm_cat}.8", dm_cat)), None)
+        comp = next((p for p in proposals if p.code.startswith(comp_prefix)), None)
+        if dm is None or comp is None or combo not in info or dm.code in drop:
+            continue
+        merged = dataclasses.replace(
+            dm, code=combo, confidence=min(dm.confidence, comp.confidence),
+            hits=dm.hits + comp.hits, derived_from=dm.code,
+            guideline_refs=(*dm.guideline_refs, _OCG + "I.A.15", _OCG + "I.C.4.a"),
+            notes=(*dm.notes, "diabetes with a documented complication: combination code"))
+        drop.add(dm.code)
+        if not keep:
+            drop.add(comp.code)
+        add.append(merged)
+    htn = by_code.get("I10")
+    if htn is not None:
+        heart = next((p for p in proposals if p.code.startswith("I50")), None)
+        ckd = next((p for p in proposals if p.code.startswith("N18")), None)
+        target = None
+        if heart and ckd:
+            target = "I13.2" if ckd.code in ("N18.5", "N18.6") else "I13.0"
+        elif heart:
+            target = "I11.0"
+        elif ckd:
+            target = "I12.0" if ckd.code in ("N18.5", "N18.6") else "I12.9"
+        if target and target in info:
+            parts = [q for q in (heart, ckd) if q is not None]
+            add.append(dataclasses.replace(
+                htn, code=target,
+                confidence=min([htn.confidence, *[q.confidence for q in parts]]),
+                hits=htn.hits + tuple(h for q in parts for h in q.hits),
+                derived_from="I10",
+                guideline_refs=(*htn.guideline_refs, _OCG + "I.C.9.a"),
+                notes=(*htn.notes, "hypertension with heart/kidney disease: "
+                       "combination code (causal relationship presumed)")))
+            drop.add("I10")
+    return [p for p in proposals if p.code not in drop] + add
+
+
+def _laterality(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
+                text_of: Callable[[Hit], str]) -> list[Proposal]:
+    out: list[Proposal] = []
+    for p in proposals:
+        meta = info.get(p.code)
+        if meta is None or "unspecified" not in meta.title.lower() or not p.hits:
+            out.append(p)
+            continue
+        sides = {_SIDE_WORDS[m.group(1).lower()] for h in p.hits
+                 for m in _SIDE_RE.finditer(text_of(h))}
+        side = sides.pop() if len(sides) == 1 else None
+        sibling = _sided_sibling(p.code, meta.title, side, info) if side else None
+        if sibling is None:
+            out.append(p)
+        else:
+            out.append(_with_ref(dataclasses.replace(p, code=sibling, derived_from=p.code),
+                                 "I.B.13", f"laterality documented ({side})"))
+    return out
+
+
+def _sided_sibling(code: str, title: str, side: str,
+                   info: Mapping[str, CodeInfoLite]) -> str | None:
+    lowered = title.lower()
+    parent = code[:-1]
+    for candidate, meta in info.items():
+        if not candidate.startswith(parent) or candidate == code or len(candidate) != len(code):
+            continue
+        other = meta.title.lower()
+        for unspec in ("unspecified side", "unspecified"):
+            if unspec in lowered and lowered.replace(unspec, side, 1) == other:
+                return candidate
+    return None
+
+
+def _seventh(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
+             text_of: Callable[[Hit], str], enabled: bool) -> list[Proposal]:
+    if not enabled:
+        return proposals
+    out: list[Proposal] = []
+    for p in proposals:
+        meta = info.get(p.code)
+        if p.system != "ICD-10-CM" or meta is None or meta.billable or p.code[0] not in "ST":
+            out.append(p)
+            continue
+        context = " ".join(text_of(h) for h in p.hits)
+        char = "S" if _SEQUELA_RE.search(context) else (
+            "D" if _SUBSEQUENT_RE.search(context) else "A")
+        base = p.code.replace(".", "")
+        padded = (base + "XXX")[:6] if len(base) < 6 else base[:6]
+        full = f"{padded[:3]}.{padded[3:]}{char}"
+        if full in info and info[full].billable:
+            meaning = {"A": "initial encounter", "D": "subsequent encounter",
+                       "S": "sequela"}[char]
+            out.append(_with_ref(dataclasses.replace(p, code=full, derived_from=p.code),
+                                 "I.C.19.a", f"7th character {char} ({meaning})"))
+        else:
+            out.append(p)
+    return out
+
+
+def _integral(proposals: list[Proposal]) -> list[Proposal]:
+    confirmed = [p for p in proposals if not assertion_of(p.hits).uncertain
+                 and not p.code.startswith(("R", "Z"))]
+    drop: set[str] = set()
+    for dx, symptoms in INTEGRAL_SYMPTOMS:
+        if any(p.code.startswith(dx) for p in confirmed):
+            drop |= {p.code for p in proposals if p.code.startswith(symptoms)}
+    return [p for p in proposals if p.code not in drop]
+
+
+def _specificity(proposals: list[Proposal], info: Mapping[str, CodeInfoLite]
+                 ) -> list[Proposal]:
+    out = []
+    for p in proposals:
+        meta = info.get(p.code)
+        if meta is not None and "unspecified" in meta.title.lower():
+            sharper = [q for q in proposals if q.code != p.code and q.code[:3] == p.code[:3]
+                       and "unspecified" not in info.get(q.code, meta).title.lower()
+                       and q.confidence >= p.confidence]
+            if sharper:
+                continue
+        out.append(p)
+    return out
+
+
+def _sequence_key(p: Proposal) -> tuple[int, float]:
+    definitive = not p.code.startswith(("R", "Z")) and p.system == "ICD-10-CM"
+    return (int(definitive), p.confidence)
+
+
+def apply_guidelines(proposals: Sequence[Proposal], *, setting: str, threshold: float,
+                     info: Mapping[str, CodeInfoLite], text_of: Callable[[Hit], str],
+                     seventh_character: bool = True) -> list[Proposal]:
+    """Run every step in order; return the reportable proposals, principal first."""
+    kept = _assertions(proposals, setting=setting, threshold=threshold, info=info)
+    kept = _combinations(kept, info)
+    kept = _laterality(kept, info, text_of)
+    kept = _seventh(kept, info, text_of, seventh_character)
+    kept = _integral(kept)
+    kept = _specificity(kept, info)
+    best: dict[tuple[str, str], Proposal] = {}
+    for p in kept:
+        key = (p.system, p.code)
+        if key not in best or p.confidence > best[key].confidence:
+            best[key] = p
+    ordered = sorted(best.values(), key=_sequence_key, reverse=True)
+    if ordered:
+        ref = "II" if setting == "inpatient" else "IV.G"
+        first = ordered[0]
+        ordered[0] = dataclasses.replace(
+            first, guideline_refs=(*first.guideline_refs, _OCG + ref))
+    return ordered

@@ -1,0 +1,98 @@
+"""Units: text cues, lexicon learning, title index, exported trees, calibrator, artifact I/O."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codeproof.coding.candidates import FEATURES, CodeInfoLite, analyze, generate
+from codeproof.coding.lexicon import Lexicon, Term, TitleIndex, term_stems
+from codeproof.coding.ranking import Calibrator, TreeEnsemble
+from codeproof.coding.text import context_of, sentence_spans, stem
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("tumours", "tumor"), ("Oedema", "edema"), ("kidneys", "kidney"), ("bodies", "body"),
+    ("diabetes", "diabete"), ("abscess", "abscess"), ("anaemia", "anemia"),
+])
+def test_stem(word: str, expected: str) -> None:
+    assert stem(word) == expected
+
+
+@pytest.mark.parametrize(("sentence", "target", "flag"), [
+    ("The patient denies chest pain.", "chest pain", "negated"),
+    ("No evidence of pneumonia.", "pneumonia", "negated"),
+    ("Pneumonia was ruled out.", "Pneumonia", "negated"),
+    ("Chest pain, but no fever.", "Chest pain", None),
+    ("Possible pneumonia on imaging.", "pneumonia", "uncertain"),
+    ("History of breast cancer in 2010.", "breast cancer", "historical"),
+    ("Her mother had breast cancer.", "breast cancer", "family"),
+    ("Severe abdominal pain.", "abdominal pain", None),
+])
+def test_context_cues(sentence: str, target: str, flag: str | None) -> None:
+    start = sentence.index(target)
+    ctx = context_of(sentence, 0, len(sentence), start, start + len(target))
+    flags = {name for name in ("negated", "uncertain", "historical", "family")
+             if getattr(ctx, name)}
+    assert flags == ({flag} if flag else set())
+
+
+def test_sentences_and_term_stems() -> None:
+    assert sentence_spans("One. Two\nThree") == [(0, 4), (5, 8), (9, 14)]
+    assert term_stems("Type 2 diabetes mellitus without complications") == (
+        "2", "diabete", "mellitus")
+    assert term_stems("Pain, unspecified") == ("pain",)
+
+
+def test_title_index_requires_all_stems() -> None:
+    index = TitleIndex([Term("I10", ("essential", "hypertension"), True),
+                        Term("R52", ("pain",), True)])
+    assert {t.code for t in index.match({"essential", "hypertension"})} == {"I10"}
+    assert index.match({"hypertension"}) == []
+    again = TitleIndex.from_json(index.to_json())
+    assert again.terms == index.terms
+
+
+def test_lexicon_learns_and_roundtrips() -> None:
+    docs = [({"lupus", "rash"}, {"M32.9"}), ({"lupus"}, {"M32.9"}), ({"rash"}, {"R21"}),
+            ({"flu"}, set())]
+    lexicon = Lexicon.learn(docs, title_stems={}, max_n=2, min_co=2, max_df_ratio=1.0)
+    assert [s.code for s in lexicon.get("lupus")] == ["M32.9"]
+    assert lexicon.get("rash") == ()  # co-occurs once only
+    assert Lexicon.from_json(lexicon.to_json()).entries == lexicon.entries
+
+
+def test_generate_features_and_negation() -> None:
+    info = {"I10": CodeInfoLite("Essential (primary) hypertension", True)}
+    index = TitleIndex([Term("I10", ("essential", "hypertension"), True)])
+    doc = analyze("No essential hypertension.\nEssential hypertension noted.")
+    cands = generate(doc, index=index, lexicon=None, info=info, prior={"I10": 3},
+                     prior_cat={"I10": 3}, n_train=10)
+    assert [c.code for c in cands] == ["I10"]
+    features = dict(zip(FEATURES, cands[0].features, strict=True))
+    assert features["t_hits"] == 2.0 and features["neg"] == 0.5
+    assert cands[0].best_hit.context.negated is False
+
+
+def test_exported_trees_match_sklearn() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4))
+    x[rng.random(400) < 0.05, 2] = np.nan
+    y = (x[:, 0] + np.nan_to_num(x[:, 2]) > 0).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(x, y)
+    ensemble = TreeEnsemble.from_sklearn(model)
+    np.testing.assert_allclose(ensemble.predict_proba(x), model.predict_proba(x)[:, 1],
+                               rtol=1e-6, atol=1e-9)
+    again = TreeEnsemble.from_arrays(ensemble.to_arrays("m."), "m.")
+    np.testing.assert_allclose(again.raw(x), ensemble.raw(x))
+
+
+def test_calibrator_is_monotone_and_clipped() -> None:
+    scores = np.linspace(0, 1, 200)
+    labels = (scores > 0.5).astype(int)
+    cal = Calibrator.fit(scores, labels)
+    out = cal(np.asarray([-1.0, 0.1, 0.9, 2.0]))
+    assert list(out) == sorted(out)
+    assert out[0] == pytest.approx(0.0) and out[-1] == pytest.approx(1.0)
