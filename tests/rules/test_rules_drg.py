@@ -253,3 +253,12 @@ def test_cdi_uses_mention_assertions(cdi_context: RuleContext, flags: dict[str, 
     enc = dataclasses.replace(enc, mentions=(mention,))
     findings = CdiRules()(ClaimView.from_encounter(enc), cdi_context)
     assert len([f for f in findings if "malnutrition" in f.rule_id]) == expected
+
+
+def test_mce_reports_invalid_pcs_even_with_a_terminology(mce: MceChecker) -> None:
+    enc = encounter(code("I50.9", seq=1), code("0ZZZZZZ", system="ICD-10-PCS"),
+                    setting="inpatient", age=70, sex="M")
+    findings = MceRules()(ClaimView.from_encounter(enc),
+                          RuleContext(mce=mce, terminology=FakeTerminology()))
+    assert [(f.rule_id, f.codes) for f in findings] == [
+        ("mce.invalid_code", ("ICD-10-PCS:0ZZZZZZ",))]

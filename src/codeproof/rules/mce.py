@@ -7,8 +7,9 @@ second pass runs only when the claim has edits, so a clean claim costs one call.
 
 Inpatient claims get every MCE edit; outpatient claims get only the code-level
 demographic edits (age and sex conflicts), which hold for any setting. Invalid
-codes are reported by the tabular family (:mod:`codeproof.rules.icd10cm_tabular`)
-and skipped here when a terminology is available. When the age is unknown the
+diagnosis codes are reported by the tabular family
+(:mod:`codeproof.rules.icd10cm_tabular`) and skipped here when a terminology is
+available; invalid ICD-10-PCS codes are reported here (MCE tables are current). When the age is unknown the
 age edits are not run (the claim is edited at a neutral adult age and age
 conflicts are dropped).
 """
@@ -227,7 +228,10 @@ class MceRules:
                 continue
             if hit.name == "AGE_CONFLICT" and claim.age is None:
                 continue
-            if hit.name == "INVALID_CODE" and context.terminology is not None:
+            if hit.name == "INVALID_CODE" and context.terminology is not None \
+                    and all(k.startswith("ICD-10-CM:") for k in hit.codes):
+                # the tabular family reports invalid diagnoses; PCS validity stays here
+                # (the MCE tables are current, the store's PCS list is FY2024)
                 continue
             severity, text, fix = _EDITS.get(
                 hit.name, ("warning", f"MCE edit {hit.name}", "Review the MCE edit."))
