@@ -76,6 +76,10 @@ TERMINATION = [
     ("No signs of infection. Erythema at the site.", "erythema", set()),
     ("Negative for malignancy except for atypia.", "atypia", set()),
     ("No cyanosis aside from clubbing.", "clubbing", set()),
+    ("He does not smoke and has diabetes.", "diabetes", set()),
+    ("No history of asthma and she reported wheezing.", "wheezing", set()),
+    # borderline: a coordinated negation verb starts its own scope
+    ("She denies chest pain and denies dyspnea.", "dyspnea", {"negated"}),
     ("No explanation for his anemia.", "anemia", set()),
     ("Extremities: no edema. Neck: supple with lymphadenopathy.", "lymphadenopathy", set()),
     ("Review (not submitted) indicates hairy cell leukemia.", "hairy cell leukemia", set()),
