@@ -92,16 +92,29 @@ def make_api(home: Path, backend: str, url: str | None,
     return Api(client=TestClient(app, raise_server_exceptions=False), app=app, tokens=tokens)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+@pytest.fixture(scope="session",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api_app(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One app per backend for the session (building one costs migrations + keys)."""
     if request.param == "sqlite":
-        built = make_api(tmp_path / "home", "storage.sqlite.v1", None)
+        built = make_api(tmp_path_factory.mktemp("api-home"), "storage.sqlite.v1", None)
     else:
         env = request.getfixturevalue("pg_env")
         built = make_api(env.home, "storage.postgres.v1", env.url, env.injected)
     with built.client:
         yield built
     built.app.state.cp.store.close()
+
+
+@pytest.fixture
+def api(api_app: Api) -> Api:
+    """The session app with its service tables emptied (tokens and audit chain kept)."""
+    with api_app.app.state.cp.store.engine.begin() as conn:
+        for table in reversed(t.metadata.sorted_tables):
+            if table is not t.api_tokens:
+                conn.execute(delete(table))
+    return api_app
 
 
 @pytest.fixture
