@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from codeproof.audit.checkpoints import Ed25519Signer
@@ -86,10 +86,23 @@ def signer() -> Ed25519Signer:
     return Ed25519Signer.generate()
 
 
+def fast_sqlite(url: str) -> Engine:
+    """A SQLite engine without fsync (tests measure logic, not durability)."""
+    engine = create_engine(url)
+    event.listen(engine, "connect", lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"))
+    return engine
+
+
+@pytest.fixture()
+def fast_engine() -> Callable[[str], Engine]:
+    """Factory of fsync-free SQLite engines."""
+    return fast_sqlite
+
+
 @pytest.fixture()
 def sqlite_log(tmp_path: Path, signer: Ed25519Signer) -> AuditLog:
     """An empty audit log in a SQLite file, checkpoint every 10, with a head file."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    engine = fast_sqlite(f"sqlite:///{tmp_path / 'audit.db'}")
     log = AuditLog(engine, signer=signer, checkpoint_every=10,
                    head_path=tmp_path / "audit" / "head.sig")
     log.create_schema()

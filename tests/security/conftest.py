@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 from codeproof.audit.log import AuditLog
 from codeproof.security.crypto import EnvelopeSealer, SqlKeyStore
@@ -17,7 +17,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "security"
 @pytest.fixture()
 def audit_log(tmp_path: Path) -> AuditLog:
     """An audit log in its own SQLite file (no checkpoints)."""
-    log = AuditLog(create_engine(f"sqlite:///{tmp_path / 'audit.db'}"), checkpoint_every=0)
+    engine = create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    # no fsync in tests: they check logic, not durability
+    event.listen(engine, "connect", lambda conn, _rec: conn.execute("PRAGMA synchronous=OFF"))
+    log = AuditLog(engine, checkpoint_every=0)
     log.create_schema()
     return log
 
