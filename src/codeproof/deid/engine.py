@@ -217,16 +217,28 @@ class DeidEngine:
         from codeproof.deid.recognizers.tokens import tokenize
 
         words: dict[str, str] = {}
+        phrases: dict[str, str] = {}
         for span in spans:
             if span.type not in ("NAME", "HOSPITAL", "LOCATION"):
                 continue
+            parts = [t for t in tokenize(text[span.start:span.end]) if t.is_word]
+            if span.type != "NAME" and len(parts) >= 2 and all(len(t.text) > 2 for t in parts) \
+                    and not all(self.lex.never_name(t.lower) for t in parts):
+                phrases.setdefault(" ".join(t.lower for t in parts), span.type)
             for token in tokenize(text[span.start:span.end]):
                 if len(token.text) >= 3 and word_class(token, self.lex) in (
                         "unknown", "strong"):
                     words.setdefault(token.lower, span.type)
-        if not words:
-            return []
         out: list[PhiSpan] = []
+        lowered = text.lower()
+        for phrase, phi_type in phrases.items():
+            pattern = r"(?<![a-z])" + r"\s+".join(re.escape(w) for w in phrase.split()) + \
+                r"(?![a-z])"
+            for match in re.finditer(pattern, lowered):
+                out.append(PhiSpan(start=match.start(), end=match.end(), type=phi_type,
+                                   score=0.5, recognizer="deid.propagate.v1"))
+        if not words:
+            return out
         for token in tokenize(text):
             phi_type = words.get(token.lower)
             if phi_type is not None:

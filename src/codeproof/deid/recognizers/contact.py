@@ -18,6 +18,8 @@ PATTERNS: Final[tuple[PhiPattern, ...]] = (
                r"(?i)\b(?:pager|pgr|pg|beeper|beep|ext|extension|cell|tel|telephone|phone|fax|"
                r"home|work|office|mobile|call\s+back)\s*(?:#|no\.?|number|num)?\s*[:#]?\s*"
                r"(?:#\s*)?(?P<phi>\d{4,5}|\d{3}[\s.\-]\d{4})\b", 0.8, "PHONE"),
+    PhiPattern("phone_spaced", r"(?<![\d.,/])(?P<phi>\d{3} \d{3} \d{4,5})(?![\d.,/])", 0.6,
+               "PHONE"),
     PhiPattern("extension", r"(?<![\w])(?P<phi>[xX]\d{4,5})\b", 0.6, "PHONE"),
     PhiPattern("email", r"(?P<phi>[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)",
                0.95, "EMAIL"),

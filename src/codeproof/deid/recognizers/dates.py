@@ -35,6 +35,8 @@ PATTERNS: Final[tuple[PhiPattern, ...]] = (
                rf"(?i)(?<![a-z])(?P<phi>(?:{_DAY}{_ORD}?\s+(?:of\s+)?)?{_MONTH}\.?"
                rf"(?:\s*{_DAY}{_ORD}?\b)?(?:,?\s*(?:of\s+)?(?:19|20)?\d\d\b)?)(?![a-z])",
                0.8, "DATE"),
+    PhiPattern("dash_md", rf"(?i)\b(?:on|since|until|from|of)\s+(?P<phi>{_MON_NUM}-{_DAY})\b"
+               r"(?!-|\s*(?:mg|mcg|units?|cc|ml|hrs?|days?|times|x)\b)", 0.6, "DATE"),
     PhiPattern("ordinal_day", rf"(?i)\b(?:the|on)\s+(?P<phi>{_DAY}{_ORD})\b", 0.6, "DATE"),
     PhiPattern("year_apostrophe", r"(?<![\w'])(?P<phi>'\d\d|\d\d')(?![\w'])", 0.7,
                "DATE_YEAR"),
@@ -55,6 +57,8 @@ _YEAR_CONTEXT = re.compile(
     r"born|dob|until|from|redo|repair|surgery|tia|stent|avr|mvr|ptca|pci)|[,;(])\s*$")
 
 
+_FRACTIONS: Final[frozenset[tuple[int, int]]] = frozenset(
+    {(1, 2), (1, 3), (1, 4), (2, 3), (3, 4), (4, 4), (5, 5)})
 _VENT_CONTEXT = re.compile(
     r"\b(?:ps|psv|peep|cpap|bipap|vent|ventilator|simv|imv|settings?|sbt|prvc|"
     r"cmv|a/c|weaned|fio2)\b[^\n]{0,12}$")
@@ -65,7 +69,7 @@ def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
     m = match_text.lower()
     if re.fullmatch(r"\d{1,2}/\d{1,2}", m):
         month, day = (int(x) for x in m.split("/"))
-        if day <= 5 and month <= day:  # 1/2, 3/4, 5/5: fractions and strength scores
+        if (month, day) in _FRACTIONS:  # 1/2 NS, 3/4 up, 5/5 strength
             return True
         before = text[max(0, start - 12):start].lower()
         if re.search(r"(?:bp|b/p|pressure|ratio|i:e)\s*:?\s*$", before):

@@ -39,6 +39,10 @@ _TRANSFER_VERBS: Final[frozenset[str]] = frozenset(
      "w/u", "rehab", "back", "placement", "bed", "transport", "transported", "from",
      "visiting", "vacationing", "lives", "living", "resides", "home", "work", "works",
      "went", "goes", "moved", "remains", "stay", "stays", "plan", "per"})
+#: Geographic head words that end a place name ("Eastern Shore", "Daytona Beach").
+_GEO_HEADS: Final[frozenset[str]] = frozenset(
+    {"shore", "county", "island", "valley", "beach", "heights", "springs", "falls", "harbor",
+     "harbour", "hills", "park", "township"})
 #: Head words that are part of the name itself ("Sacred Heart Memorial", "Laurel Regional").
 _NAMED_HEADS: Final[frozenset[str]] = frozenset({"memorial", "regional", "campus", "square"})
 _STRONG_HEADS: Final[frozenset[str]] = frozenset({"hospital", "hosp", "infirmary"})
@@ -128,12 +132,30 @@ class LocationRecognizer(EntityRecognizer):
             if low in _NAMED_HEADS and tok.is_word and (mode != "mixed" or tok.capitalized):
                 j = i - 1
                 chain = []
-                while j >= 0 and len(chain) < 3 and placeish(j, allow_common=mode == "mixed"):
+                while j >= 0 and len(chain) < 3 and (
+                        placeish(j, allow_common=mode == "mixed")
+                        or (mode == "mixed" and tok.capitalized and tokens[j].is_word
+                            and classes[j] in ("word", "ambiguous", "unknown")
+                            and tokens[j].lower not in _GENERIC_BEFORE_HEAD
+                            and tokens[j].lower not in self.lex.frequent_words)):
                     chain.append(j)
                     j -= 1
                 if chain and (mode == "mixed" or any(classes[k] != "word" for k in chain)):
                     out.append((tokens[chain[-1]].start, tok.end, "HOSPITAL", 0.7,
                                 "named_head"))
+            # H1c: "Eastern Shore", "Daytona Beach": up to two words before a geographic head
+            if low in _GEO_HEADS and tok.is_word and (mode != "mixed" or tok.capitalized):
+                j = i - 1
+                chain = []
+                while j >= 0 and len(chain) < 2 and tokens[j].is_word \
+                        and classes[j] not in ("never", "other") \
+                        and tokens[j].lower not in _GENERIC_BEFORE_HEAD \
+                        and tokens[j].lower not in self.lex.frequent_words \
+                        and (mode != "mixed" or tokens[j].capitalized):
+                    chain.append(j)
+                    j -= 1
+                if chain:
+                    out.append((tokens[chain[-1]].start, tok.end, "LOCATION", 0.6, "geo_head"))
             # H2: "St. Mary's", "Saint Agnes"
             if low in ("st", "saint") and tok.is_word and (mode != "upper" or low == "saint"
                                                             or True):
@@ -161,13 +183,26 @@ class LocationRecognizer(EntityRecognizer):
                 out.append((tokens[k].start, tokens[k + 1].end, "HOSPITAL", 0.55, "unit"))
             # H6: "in Edgemere": an unknown capitalised word after "in" (mixed case)
             if low == "in" and mode == "mixed" and i + 1 < n and tokens[i + 1].is_word \
-                    and tokens[i + 1].capitalized and classes[i + 1] == "unknown" \
-                    and len(tokens[i + 1].text) > 3 and tokens[i + 1].text[1:].islower():
-                out.append((tokens[i + 1].start, tokens[i + 1].end, "LOCATION", 0.5, "in_place"))
+                    and tokens[i + 1].capitalized \
+                    and classes[i + 1] in ("unknown", "strong", "ambiguous") \
+                    and tokens[i + 1].lower not in self.lex.frequent_words \
+                    and len(tokens[i + 1].text) > 2 and tokens[i + 1].text[1:].islower():
+                end_tok = i + 1
+                if i + 2 < n and tokens[i + 2].is_word and tokens[i + 2].capitalized \
+                        and tokens[i + 2].text[1:].islower() and classes[i + 2] not in (
+                            "never", "other"):
+                    end_tok = i + 2  # "in Bel Air"
+                if end_tok > i + 1 or len(tokens[i + 1].text) > 3:
+                    out.append((tokens[i + 1].start, tokens[end_tok].end, "LOCATION", 0.5,
+                                "in_place"))
             # H4: transfer context: "<verb> to|from|at X"
+            if low == ">" and i > 0 and tokens[i - 1].text == "-" and i + 1 < n:
+                self._after_preposition(tokens, classes, i, mode, out, strict=False)
             if low in _PLACE_PREPS and i + 1 < n:
                 back = [t.lower for t in tokens[max(0, i - 3):i] if t.is_word]
-                if any(b in _TRANSFER_VERBS for b in back) or low in ("to", "from", "at", "by"):
+                the_next = tokens[i + 1].lower == "the"
+                if any(b in _TRANSFER_VERBS for b in back) or low in (
+                        "to", "from", "at", "by") or (the_next and low in ("on", "in")):
                     self._after_preposition(tokens, classes, i, mode, out,
                                             strict=not any(b in _TRANSFER_VERBS for b in back))
         out.extend(self._cities(tokens, classes, mode))
@@ -208,6 +243,8 @@ class LocationRecognizer(EntityRecognizer):
                 end = tokens[run[-1]].end
                 if k < n and tokens[k].kind == "num" and len(tokens[k].text) <= 2:
                     end = tokens[k].end
+                elif k < n and tokens[k].lower in _NAMED_HEADS:
+                    end = tokens[k].end  # "Sacred Heart memorial"
                 out.append((tok.start, end, "HOSPITAL", 0.55, "capitalized_place"))
                 return
         if the and not (tok.text.isupper() and len(tok.text) <= 5):
@@ -270,7 +307,10 @@ class LocationRecognizer(EntityRecognizer):
                     if cls in ("word", "ambiguous"):
                         after_prep = prev in _PLACE_PREPS and span[0].lower not in \
                             self.lex.medical_words
-                        if not after_prep:
+                        proper = (cls == "ambiguous" and mode == "mixed" and span[0].capitalized
+                                  and span[0].lower not in self.lex.frequent_words
+                                  and span[0].lower not in self.lex.medical_words)
+                        if not (after_prep or proper):
                             continue
                         if mode != "mixed" and cls == "word":
                             continue

@@ -33,6 +33,8 @@ _BEFORE_CREDENTIALS: Final[frozenset[str]] = frozenset({"np", "rn", "md", "pa", 
 _CALL_VERBS: Final[frozenset[str]] = frozenset(
     {"called", "visited", "phoned", "telephoned", "updated", "aware", "notified", "came",
      "stayed", "spoke", "asked", "wants", "states", "stated", "is", "was", "and"})
+_CONTACT_LABELS: Final[frozenset[str]] = frozenset(
+    {"cell", "cellphone", "phone", "tel", "pager", "beeper", "home#", "work#", "mobile"})
 _CUE_WORDS: Final[frozenset[str]] = frozenset(
     {"per", "by", "paged", "page", "called", "notified", "told", "informed", "updated",
      "contacted", "spoke", "w/"})
@@ -156,8 +158,28 @@ class NameRecognizer(EntityRecognizer):
                     and cap_ok(i - 1):
                 flag(i - 1, 0.6, "family")
         self._signature(tokens, classes, flag)
+        self._before_contact(tokens, classes, mode, flag)
         self._extend(tokens, classes, flags, mode, is_initial)
         return self._spans(text, tokens, flags)
+
+    def _before_contact(self, tokens: list[Token], classes: list[WordClass], mode: CaseMode,
+                        flag: Any) -> None:
+        """"Lopie Certusi cell# ...": a name right before a phone label."""
+        for i, tok in enumerate(tokens):
+            if tok.lower not in _CONTACT_LABELS:
+                continue
+            chain: list[int] = []
+            j = i - 1
+            while j >= 0 and len(chain) < 3 and tokens[j].is_word and classes[j] in (
+                    "strong", "ambiguous", "unknown") and (
+                    mode != "mixed" or (tokens[j].capitalized and tokens[j].text[1:].islower())):
+                chain.append(j)
+                j -= 1
+            named = any(tokens[k].lower in self.lex.first_names or classes[k] == "strong"
+                        for k in chain)
+            if named or (mode == "mixed" and len(chain) >= 2):
+                for k in chain:
+                    flag(k, 0.6, "before_contact")
 
     def _signature(self, tokens: list[Token], classes: list[WordClass], flag: Any) -> None:
         """A last line made only of a first name and up to two more names is a signature."""
@@ -335,7 +357,9 @@ class NameRecognizer(EntityRecognizer):
         run: list[int] = []
 
         def close() -> None:
-            if run and not invalidate(tokens, run[0], run[-1]):
+            titled = len(run) == 1 and flags[run[0]][1] == "title" and run[0] + 1 < len(
+                tokens) and tokens[run[0] + 1].text == "."
+            if run and (titled or not invalidate(tokens, run[0], run[-1])):
                 score = max(flags[k][0] for k in run)
                 rule = flags[max(run, key=lambda k: flags[k][0])][1]
                 spans.append((tokens[run[0]].start, tokens[run[-1]].end, score, rule))
