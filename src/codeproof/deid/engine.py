@@ -240,9 +240,9 @@ class DeidEngine:
         if not words:
             return out
         for token in tokenize(text):
-            phi_type = words.get(token.lower)
-            if phi_type is not None:
-                out.append(PhiSpan(start=token.start, end=token.end, type=phi_type,
+            found_type = words.get(token.lower)
+            if found_type is not None:
+                out.append(PhiSpan(start=token.start, end=token.end, type=found_type,
                                    score=0.5, recognizer="deid.propagate.v1"))
         return out
 
