@@ -319,7 +319,8 @@ class Terminology:
                 is_valid_format(canonical, system):
             return CodeInfo(system=system, code=canonical, title="", billable=True,
                             listed=False)
-        raise UnknownCode(f"{canonical} is not a {system} code in "
+        article = "an" if system.startswith(("I", "H")) else "a"
+        raise UnknownCode(f"{canonical} is not {article} {system} code in "
                           f"{self.versions.get(_VERSION_KEY.get(system, ''), 'this store')}",
                           code=canonical, system=system)
 
@@ -362,7 +363,7 @@ class Terminology:
         """Return the ancestors of ``code``, nearest first, up to the chapter."""
         row_id = self._lookup(code, system, None)
         if row_id is None:
-            raise UnknownCode(f"{normalize_code(code, system)} is not a {system} code",
+            raise UnknownCode(f"{normalize_code(code, system)} is not in {system}",
                               code=code, system=system)
         if row_id in self._ancestors:
             return self._ancestors[row_id]
