@@ -94,7 +94,43 @@ def main() -> int:
           f"({codes_cpu:.2f} s CPU); texts(): {m:,} (code, title, inclusion terms) in "
           f"{texts_s:.2f} s wall ({texts_cpu:.2f} s CPU)")
     print(f"load average during the bench: {os.getloadavg()[0]:.1f} (2 cores)")
+    synthetic(workdir)
     return 0
+
+
+def synthetic(workdir: Path) -> None:
+    """Generate the synthetic US set (n=100, seed 7) and score `codeproof code` on it."""
+    try:
+        import clinosim  # noqa: F401
+    except ImportError:
+        print("synthetic US set: skipped: clinosim is not installed (extra 'synthetic')")
+        return
+    from codeproof.evalsets import write_synthetic_set
+
+    out = workdir / "synthetic-us"
+    summary = write_synthetic_set(out, n=100, seed=7)
+    print(f"synthetic US set: {summary.notes} notes, {summary.codes} gold codes in "
+          f"{summary.seconds:.0f} s (codeproof eval-data synthetic --n 100 --seed 7)")
+    scorer = ROOT.parent / "shared" / "eval" / "score_codiesp.py"
+    if not scorer.is_file():
+        print("synthetic US scores: skipped: ../shared/eval/score_codiesp.py is absent")
+        return
+    packages = workdir / "synthetic-packages"
+    env = dict(os.environ, CODEPROOF_HOME=str(workdir / "home"),
+               CODEPROOF_REFERENCE_DIR=str(ROOT / ".codeproof" / "reference"))
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "codeproof"), "code", str(out / "text"),
+                           "--out", str(packages)], env=env, cwd=ROOT, text=True,
+                          capture_output=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode not in (0, 2):
+        reason = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        print(f"synthetic US scores: skipped: `codeproof code` failed ({reason})")
+        return
+    print(f"synthetic US set coded in {seconds:.1f} s ({summary.notes / seconds:.1f} notes/s)")
+    scored = subprocess.run([sys.executable, str(scorer), str(out / "gold.tsv"), str(packages)],
+                            text=True, capture_output=True)
+    print(scored.stdout.rstrip() or scored.stderr.rstrip())
 
 
 if __name__ == "__main__":
