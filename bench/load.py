@@ -106,7 +106,7 @@ def main() -> int:
 
         workers = [start_worker(f"w{i}") for i in range(args.workers)]
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + (60 if args.pipeline == "fake" else 600)
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:

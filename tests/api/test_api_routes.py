@@ -36,8 +36,10 @@ def fhir_docref(text: str) -> bytes:
 
 def test_health_ready_openapi(api: Any) -> None:
     assert api.client.get("/healthz").json()["status"] == "ok"
+    api.app.state.cp.warm.wait(timeout=10)  # the fake pipeline is ready at once
     ready = api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["schema"] == "ok"
+    assert ready.json()["checks"]["pipeline"] == "ready"
     spec = api.client.get("/openapi.json").json()
     assert "/v1/encounters" in spec["paths"] and "ErrorEnvelope" in spec["components"]["schemas"]
 

@@ -10,6 +10,7 @@ the API tokens.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,8 +48,16 @@ def create_app(runtime: Runtime | None = None, *, parse: Parse | None = None,
     run_worker = (runtime.settings.service.embedded_worker if embedded_worker is None
                   else embedded_worker)
 
+    def warm_up() -> None:
+        # the real pipeline loads its models on first use: do it now, not on a request
+        if code is None:
+            runtime.resource("pipeline", lambda rt: rt.pipeline())
+        ctx.warm.set()
+        logger.info("coding pipeline ready")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=warm_up, name="pipeline-warm-up", daemon=True).start()
         stop = None
         if run_worker:
             worker = Worker(service, poll_seconds=runtime.settings.service.job_poll_seconds)

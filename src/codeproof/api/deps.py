@@ -8,7 +8,8 @@ cross-site form cannot send), so the cookie cannot be ridden by another site.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -36,6 +37,7 @@ class AppContext:
     service: CodingService
     authenticator: Authenticator
     audit: Any  # the audit log (``None`` when codeproof.audit is not installed)
+    warm: threading.Event = field(default_factory=threading.Event)  # pipeline loaded
 
 
 def context(request: Request) -> AppContext:

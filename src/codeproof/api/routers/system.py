@@ -29,8 +29,9 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 def readyz(ctx: Ctx) -> Any:
-    """Readiness: the database answers and its schema is at the shipped head."""
-    checks: dict[str, Any] = {"store": ctx.store.name}
+    """Readiness: the database answers, its schema is at head, the pipeline is loaded."""
+    checks: dict[str, Any] = {"store": ctx.store.name,
+                              "pipeline": "ready" if ctx.warm.is_set() else "loading"}
     try:
         with ctx.store.engine.connect() as conn:
             conn.execute(text("select 1"))
@@ -40,7 +41,8 @@ def readyz(ctx: Ctx) -> Any:
         checks["jobs"] = ctx.service.queue.counts()
     except SQLAlchemyError as exc:
         checks["database"] = f"unavailable ({type(exc).__name__})"
-    ready = checks.get("database") == "ok" and checks.get("schema") == "ok"
+    ready = (checks.get("database") == "ok" and checks.get("schema") == "ok"
+             and checks["pipeline"] == "ready")
     body = Health(status="ready" if ready else "not_ready", version=__version__,
                   checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
