@@ -10,8 +10,8 @@ demographic edits (age and sex conflicts), which hold for any setting. Invalid
 diagnosis codes are reported by the tabular family
 (:mod:`codeproof.rules.icd10cm_tabular`) and skipped here when a terminology is
 available; invalid ICD-10-PCS codes are reported here (MCE tables are current).
-When the age is unknown the age edits are not run (the claim is edited at a neutral adult age and age
-conflicts are dropped).
+When the age is unknown the age edits are not run (the claim is edited at a
+neutral adult age and age conflicts are dropped).
 """
 
 from __future__ import annotations
