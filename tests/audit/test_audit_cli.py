@@ -50,7 +50,7 @@ def test_verify_export_checkpoint_round_trip(home: Path, tmp_path: Path) -> None
         sealer_from_settings(load_settings()).open(tenant="default", subject="enc-1",
                                                    blob=blob)
     code, out, _ = _run("retention", "sweep", "--dry-run")
-    assert code == 0 and "0 subjects due" in out
+    assert code == 0 and "default: 0 subjects due" in out
     code, out, _ = _run("audit", "checkpoint")
     assert code == 0 and "checkpoint at seq" in out
     code, out, _ = _run("audit", "verify")
@@ -130,3 +130,17 @@ def test_erase_several_subjects_and_whole_tenant(home: Path) -> None:
         sealer_from_settings(load_settings()).open(tenant="acme", subject="",
                                                    blob=blobs[""])
     assert _run("audit", "verify")[0] == 0
+
+
+def test_retention_sweep_all_tenants(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "codeproof.toml").write_text(  # the working directory's config file
+        '[security]\ntenant_regions = {acme = "US", bergen = "EU"}\n'
+        'retention_days = {US = 0, EU = 3650}\n', encoding="utf-8")
+    sealer = sealer_from_settings(load_settings())
+    for tenant in ("acme", "bergen"):
+        sealer.seal(tenant=tenant, subject="p1", data=b"x")
+    code, out, exc = _run("retention", "sweep", "--all-tenants")
+    assert code == 0, exc
+    assert "acme: 1 subjects erased" in out and "bergen: 0 subjects erased" in out
+    code, _, exc = _run("retention", "sweep", "--all-tenants", "--tenant", "acme")
+    assert code != 0

@@ -242,6 +242,9 @@ def erase(
 @retention_app.command("sweep")
 def sweep(
     tenant: str | None = typer.Option(None, "--tenant", help="Tenant to sweep (default tenant)."),
+    all_tenants: bool = typer.Option(False, "--all-tenants",
+                                     help="Sweep every tenant of security.tenant_regions "
+                                          "(for a scheduled job)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what is due."),
 ) -> None:
     """Destroy data keys older than the tenant region's retention period."""
@@ -250,11 +253,15 @@ def sweep(
     from codeproof.security.retention import RetentionPolicy, sweep_retention
 
     settings = _settings()
+    if all_tenants and tenant:
+        raise ConfigError("give --tenant T or --all-tenants, not both")
+    tenants = sorted(settings.security.tenant_regions) if all_tenants else \
+        [tenant or settings.security.default_tenant]
     log, sealer = _security(settings)
-    result = sweep_retention(
-        sealer=sealer, retention=RetentionPolicy.from_settings(settings),
-        residency=ResidencyPolicy.from_settings(settings),
-        principal=Principal.system(tenant or settings.security.default_tenant),
-        audit=log, dry_run=dry_run)
     verb = "due" if dry_run else "erased"
-    typer.echo(f"{result.count} subjects {verb}")
+    for one in tenants:
+        result = sweep_retention(
+            sealer=sealer, retention=RetentionPolicy.from_settings(settings),
+            residency=ResidencyPolicy.from_settings(settings),
+            principal=Principal.system(one), audit=log, dry_run=dry_run)
+        typer.echo(f"{one}: {result.count} subjects {verb}")
