@@ -80,6 +80,11 @@ TERMINATION = [
     ("No history of asthma and she reported wheezing.", "wheezing", set()),
     # borderline: a coordinated negation verb starts its own scope
     ("She denies chest pain and denies dyspnea.", "dyspnea", {"negated"}),
+    # a pre-negation reaches 10 words: long lists yes, a later clause no
+    ("Denies fever, chills, night sweats, weight loss, nausea or vomiting.", "vomiting",
+     {"negated"}),
+    ("No toxic habits and a history of lactose intolerance, diagnosed in 2003 with Crohn's "
+     "disease.", "Crohn's disease", {"historical"}),
     ("No explanation for his anemia.", "anemia", set()),
     ("Extremities: no edema. Neck: supple with lymphadenopathy.", "lymphadenopathy", set()),
     ("Review (not submitted) indicates hairy cell leukemia.", "hairy cell leukemia", set()),
