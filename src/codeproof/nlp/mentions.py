@@ -192,8 +192,9 @@ class Lexicon:
         key = _key(phrase)
         if not key or len(key) > _MAX_TOKENS:
             return
-        if len(key) == 1 and (key[0] in _STOP_TERMS or len(key[0]) < 3):
-            return
+        if len(key) == 1 and (len(key[0]) < 3 or (source == "terminology"
+                                                   and key[0] in _STOP_TERMS)):
+            return  # generic single words come only from the curated list
         entry = _Entry(kind, normalized or " ".join(phrase.lower().split()), source)
         old = self._entries.get(key)
         if old is None or (old.source == "terminology" and source != "terminology") or (
