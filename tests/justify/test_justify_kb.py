@@ -241,3 +241,18 @@ def test_minilm_dense_retrieval_matches_paraphrases() -> None:
     hits = kb.search("tumour was removed years ago and is gone", k=2)
     assert hits[0].record.id == "ocg:I.C.2.d"
     assert "dense" in hits[0].via
+
+
+@pytest.mark.parametrize(("code", "description", "flags", "forbidden"), [
+    # a word shared with another chapter's passage must not pull that passage in
+    ("N13.8", "Other obstructive and reflux uropathy", ("outpatient",), "I.C.10.a"),
+    # a historical mention of a non-cancer condition is not cited the cancer-history rule
+    ("Z87.11", "Personal history of peptic ulcer disease", ("outpatient", "historical"),
+     "I.C.2.d"),
+])
+def test_chapter_specific_guidance_only_applies_to_its_codes(jsettings, code, description,
+                                                             flags, forbidden) -> None:
+    cited = [h.record.citation for h in load_kb(jsettings).for_code(
+        code, description=description, flags=flags, k=4)]
+    assert f"ICD-10-CM OCG {forbidden}" not in cited
+    assert cited  # general guidance still applies

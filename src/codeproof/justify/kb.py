@@ -335,7 +335,9 @@ class KnowledgeBase:
 
         ``flags`` are assertion and setting words of the coded mention
         (``historical``, ``uncertain``, ``family``, ``inpatient``, ``principal``...).
-        A record restricted to a setting applies only in that setting.
+        A record restricted to a setting applies only in that setting, and a record
+        with code prefixes (chapter-specific guidance) only to codes under them: the
+        search fill can only add general guidance, never another chapter's rules.
         """
         key = (code, description, frozenset(flags), k)
         cached = self._for_code_cache.get(key)
@@ -357,7 +359,12 @@ class KnowledgeBase:
             restricted = set(record.triggers) & SETTINGS_TRIGGERS
             return not restricted or bool(restricted & setting)
 
-        guidelines = [r for r in self.records if r.kind == "guideline" and setting_ok(r)]
+        def code_ok(record: KBRecord) -> bool:
+            # a chapter-specific passage (with code prefixes) applies only to its codes
+            return not record.applies_to or any(code.startswith(p) for p in record.applies_to)
+
+        guidelines = [r for r in self.records
+                      if r.kind == "guideline" and setting_ok(r) and code_ok(r)]
         for record in guidelines:
             assertion = set(record.triggers) - SETTINGS_TRIGGERS
             matched = sorted(assertion & flag_set)
@@ -375,8 +382,9 @@ class KnowledgeBase:
                                       via=(f"prefix:{code[:length]}",))
         ranked = sorted(picked.values(), key=lambda h: -h.score)
         if len(ranked) < k and description:
-            for hit in self.search(description, k=k, kinds=("guideline",)):
-                if hit.record.id not in picked and setting_ok(hit.record):
+            for hit in self.search(description, k=k * 4, kinds=("guideline",)):
+                if (hit.record.id not in picked and setting_ok(hit.record)
+                        and code_ok(hit.record) and len(ranked) < k):
                     ranked.append(hit)
         return ranked[:k]
 

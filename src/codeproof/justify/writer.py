@@ -162,7 +162,8 @@ class TemplateWriter:
                                         citations=(context.tabular[0],)))
         for finding in context.findings:
             blocking = ", blocking" if finding.blocking else ""
-            source = f" [{finding.pack} {finding.pack_version}]" if finding.pack else ""
+            pack = " ".join(p for p in (finding.pack, finding.pack_version) if p)
+            source = f" [{pack}]" if pack else ""
             statements.append(Statement(
                 text=f"Compliance check {finding.rule_id}{source} ({finding.severity}"
                      f"{blocking}): {finding.message}",
