@@ -16,6 +16,8 @@ __all__ = ["register"]
 
 def _settings(dense: str | None = None) -> Any:
     settings = load_settings()
+    if dense is not None and dense not in {"auto", "on", "off"}:
+        raise typer.BadParameter(f"--dense must be auto, on or off, not {dense!r}")
     if dense is not None:
         settings = settings.model_copy(
             update={"justify": settings.justify.model_copy(update={"kb_dense": dense})})
