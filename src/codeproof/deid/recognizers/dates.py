@@ -82,7 +82,8 @@ def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
             text[max(0, start - 25):start].lower()):
         return True  # AC 12/5/40: rate/PEEP/FiO2
     if re.fullmatch(r"\d{1,2}(?:st|nd|rd|th)", m) and re.match(
-            r"\s*(?:time|dose|degree|set|attempt|try|bag|unit|line|episode)",
+            r"\s*(?:time|dose|degree|set|attempt|try|bag|unit|line|episode|step|stage|"
+            r"floor|shift|day|night|round|trimester|grade)",
             text[end:end + 12].lower()):
         return True
     if re.fullmatch(r"[a-z]+\.?", m) and text[start:end].isupper() and len(m) <= 4 and m in {

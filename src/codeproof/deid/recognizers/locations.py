@@ -209,6 +209,11 @@ class LocationRecognizer(EntityRecognizer):
         for pattern in ADDRESS_PATTERNS:
             for match in pattern.finditer(text):
                 group = "zip" if "zip" in pattern.groupindex else 0
+                words = re.findall(r"[A-Za-z][A-Za-z'\-]*", match.group(group))[:-1]
+                if group == 0 and pattern is ADDRESS_PATTERNS[0] and any(
+                        self.lex.never_name(w.lower()) or w.lower() in self.lex.frequent_words
+                        for w in words):
+                    continue  # "4 MG SQ", "1 FOR INCREASED CT": doses and orders
                 out.append((match.start(group), match.end(group), "ADDRESS", 0.8, "address"))
         return out
 
