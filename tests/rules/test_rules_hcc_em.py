@@ -155,3 +155,15 @@ def test_em_deleted_code_before_2021_is_fine() -> None:
 def test_em_skips_inpatient() -> None:
     enc = encounter(code("I10", seq=1), text="Stable.", setting="inpatient")
     assert EmRules()(ClaimView.from_encounter(enc), RuleContext()) == ()
+
+
+@pytest.mark.parametrize("start", [0, 7, 40])
+def test_scan_words_equals_finditer(start: int) -> None:
+    """The word-start scan gives exactly the matches of ``finditer``."""
+    from codeproof.rules.base import scan_words
+    from codeproof.rules.em import _COMBINED
+
+    text = NOTE + " Increase lisinopril to 20 mg; BMP ordered; my interpretation of the ECG."
+    expected = [(m.lastgroup, m.span()) for m in _COMBINED.finditer(text, start)]
+    got = [(m.lastgroup, m.span()) for m in scan_words(_COMBINED, text, start)]
+    assert got == expected and expected

@@ -27,7 +27,7 @@ from datetime import date
 from typing import ClassVar
 
 from codeproof.model import Evidence, RuleFinding
-from codeproof.rules.base import ClaimView, RuleContext, finding
+from codeproof.rules.base import ClaimView, RuleContext, finding, scan_words
 
 __all__ = ["EmAssessment", "EmRules", "assess_mdm"]
 
@@ -122,7 +122,7 @@ _COMBINED = re.compile("|".join(f"(?P<{name}>{p.pattern})" for name, p in PATTER
 def _scan(texts: list[tuple[str, str]]) -> dict[str, list[Evidence]]:
     hit: dict[str, list[Evidence]] = {name: [] for name in PATTERNS}
     for note_id, text in texts:
-        for match in _COMBINED.finditer(text):
+        for match in scan_words(_COMBINED, text):
             name = match.lastgroup
             if name is not None:
                 hit[name].append(Evidence(note_id=note_id, start=match.start(),

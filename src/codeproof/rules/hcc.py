@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from codeproof.model import CodeAssignment, Evidence, RuleFinding
-from codeproof.rules.base import ClaimView, RuleContext, compact, finding
+from codeproof.rules.base import ClaimView, RuleContext, compact, finding, scan_words
 from codeproof.rules.packs import MeatLexicon, RulePack
 
 __all__ = ["HccCategory", "HccRules", "HccScore", "HccScorer", "MeatMatcher", "blend_for"]
@@ -156,7 +156,7 @@ class MeatMatcher:
                 continue
             lo = max(0, span.start - self.window)
             hi = min(len(text), span.end + self.window)
-            for match in self.pattern.finditer(text, lo, hi):
+            for match in scan_words(self.pattern, text, lo, hi):
                 element = match.lastgroup
                 if element is None or element in found:
                     continue
