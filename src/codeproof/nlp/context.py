@@ -3,22 +3,25 @@
 An own implementation of the ConText algorithm (Harkema et al., J Biomed Inform
 2009; NegEx, Chapman et al. 2001) over plain strings, so it runs without a
 spaCy ``Doc`` and fast. Rules are data (``resources/en/context_rules.json``),
-loaded once with a strict key whitelist (pydantic), compiled into one regular
-expression per rule set.
+loaded once with a strict key whitelist (pydantic); plain literals are compiled
+into one character-trie regular expression, rules with their own pattern are
+scanned one by one.
 
 Algorithm for a target span inside a sentence:
 
-1. find every trigger in the sentence (leftmost, longest first); a *pseudo*
+1. find every trigger in the sentence, resolved leftmost-longest; a *pseudo*
    trigger ("no increase", "gram negative") consumes its text so the shorter
    trigger inside it never fires;
-2. triggers that overlap the target are ignored;
+2. the target is opaque: when a trigger overlaps it, the triggers are found
+   again with the target masked ("no change in vision" with the target
+   "change in vision" keeps its "no");
 3. a *forward* trigger before the target covers it when no terminator (a
-   ``terminate`` rule such as "but"/"however"/";", or a header colon) lies
-   between them and the gap is within ``max_scope`` words; *backward* triggers
-   after the target mirror this ("X was ruled out", "X: none");
-   *bidirectional* triggers do both;
-4. each covering trigger sets its category's flag; the trigger spans become
-   the assertion's ``cues``.
+   ``terminate`` rule such as "but"/"however"/";", an inline header colon or a
+   closing parenthesis) lies between them and the gap is within ``max_scope``
+   words; *backward* triggers after the target mirror this ("X was ruled
+   out", "X: none"); *bidirectional* triggers do both;
+4. each covering trigger sets its category's flag (and the ``also`` ones);
+   the trigger spans become the assertion's ``cues``.
 """
 
 from __future__ import annotations
