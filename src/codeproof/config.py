@@ -44,6 +44,7 @@ class PipelineSettings(_Section):
     """Which stages run, in order (versioned registry names)."""
 
     stages: tuple[str, ...] = (
+        "security.residency.v1",
         "deid.engine.v1",
         "nlp.sections.v1",
         "nlp.sentences.v1",

@@ -292,5 +292,14 @@ def code_paths(runtime: Runtime, inputs: Iterable[Path], out_dir: Path, *,
         report.encounter_routing[result.package["routing"]["encounter"]] += 1
         if on_result is not None:
             on_result(path, result, None)
+    if persist and report.coded:
+        _checkpoint(runtime)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _checkpoint(runtime: Runtime) -> None:
+    """Sign the audit head at the end of a batch so no event is left uncovered."""
+    audit = _audit(_store(runtime))
+    if audit is not None and getattr(audit, "signer", None) is not None:
+        audit.checkpoint()
