@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from codesets_helpers import FIXTURES, mini_sources
 
 from codeproof.coding.codesets import Terminology, build_terminology, load_terminology
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "codesets"
-
-
-def mini_sources() -> dict[str, Any]:
-    """Keyword arguments that point build_terminology at the mini fixture sources."""
-    return {
-        "icd10cm_sources": (FIXTURES / "mini_icd10cm.xml", FIXTURES / "mini_icd10cm_codes.txt"),
-        "icd10pcs_source": FIXTURES / "mini_icd10pcs.txt",
-        "icd11_titles": FIXTURES / "mini_icd11_diseases.xml",
-    }
 
 
 @pytest.fixture(scope="session")

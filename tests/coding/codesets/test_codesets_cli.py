@@ -45,8 +45,9 @@ def test_cli_build(tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.Monke
                    capsys: pytest.CaptureFixture[str]) -> None:
     from functools import partial
 
+    from codesets_helpers import mini_sources
+
     import codeproof.coding.codesets as codesets
-    from conftest import mini_sources
 
     monkeypatch.setattr(codesets, "build_terminology",
                         partial(codesets.build_terminology, **mini_sources()))
@@ -150,8 +151,9 @@ def test_cli_lookup_unknown(full_dir: Path, monkeypatch: pytest.MonkeyPatch,
 def test_cli_lookup_cpt_without_file(mini_dir: Path, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from codesets_helpers import mini_sources
+
     from codeproof.coding.codesets import build_terminology
-    from conftest import mini_sources
 
     build_terminology(tmp_path, **mini_sources())
     rc, out, _ = run_cli(monkeypatch, capsys, "lookup", "99213", "--reference-dir",

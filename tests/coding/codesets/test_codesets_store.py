@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from codesets_helpers import mini_sources
 
 from codeproof.coding.codesets import (
     CodeInfo,
@@ -17,7 +18,6 @@ from codeproof.coding.codesets import (
 )
 from codeproof.coding.codesets.build import DB_NAME, MANIFEST, store_dir
 from codeproof.errors import ReferenceDataError, ReferenceDataMissing, UnknownCode
-from conftest import mini_sources
 
 
 @pytest.mark.parametrize(
