@@ -14,6 +14,8 @@ from codeproof.rules.em import EmRules, assess_mdm
 from codeproof.rules.hcc import V24, V28, HccRules, HccScorer, blend_for
 from codeproof.rules.packs import load_packs
 
+pytestmark = pytest.mark.issue(5)
+
 
 @pytest.mark.parametrize(
     ("model", "day", "expected"),

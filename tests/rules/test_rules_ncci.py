@@ -21,6 +21,8 @@ from codeproof.rules.ncci import (
     load_ptp,
 )
 
+pytestmark = pytest.mark.issue(5)
+
 NCCI = FIXTURES / "ncci"
 
 

@@ -11,6 +11,8 @@ from _rules_support import FIXTURES
 from codeproof.errors import ExpiredPack, MalformedPack, UnknownPayer
 from codeproof.rules.packs import builtin_pack_paths, load_pack, load_packs, payer_key
 
+pytestmark = pytest.mark.issue(5)
+
 PACKS = FIXTURES / "packs"
 
 

@@ -11,6 +11,8 @@ from codeproof.rules.necessity import NecessityRules
 from codeproof.rules.packs import load_packs
 from codeproof.rules.payer import PayerRules
 
+pytestmark = pytest.mark.issue(5)
+
 PACKS = FIXTURES / "packs"
 
 

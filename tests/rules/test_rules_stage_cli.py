@@ -18,6 +18,8 @@ from codeproof.rules.engine import FAMILIES, Validator, validate_package_file
 from codeproof.rules.package import encounter_from_package, read_package
 from codeproof.runtime import Runtime
 
+pytestmark = pytest.mark.issue(5)
+
 PKG_IN = FIXTURES / "package_inpatient.json"
 PKG_OUT = FIXTURES / "package_outpatient.json"
 NOTE = FIXTURES / "note_inpatient.txt"

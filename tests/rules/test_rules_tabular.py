@@ -8,6 +8,8 @@ from _rules_support import FakeTarget, FakeTerminology, code, encounter, ids
 from codeproof.rules.base import ClaimView, RuleContext, code_matches
 from codeproof.rules.icd10cm_tabular import TabularRules
 
+pytestmark = pytest.mark.issue(5)
+
 
 def _run(*codes):  # type: ignore[no-untyped-def]
     claim = ClaimView.from_encounter(encounter(*codes))

