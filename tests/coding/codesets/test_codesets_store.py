@@ -361,3 +361,10 @@ def test_descendants(mini: Terminology, code: str, billable_only: bool,
 )
 def test_manifestation_flag(mini: Terminology, code: str, manifestation: bool) -> None:
     assert mini.get(code).manifestation is manifestation
+
+
+def test_unwritable_reference_dir_is_a_reference_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match="cannot write the terminology store"):
+        build_terminology(blocker / "reference", **mini_sources())

@@ -182,8 +182,13 @@ def build_terminology(
                              f"sha256:{_file_digest(Path(str(hcpcs_file)))[:16]} "
                              f"({len(hcpcs)} codes)")
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    except OSError as exc:
+        raise ReferenceDataError(f"cannot write the terminology store under "
+                                 f"{target.parent}: {exc.strerror or exc}",
+                                 directory=str(target.parent)) from exc
     try:
         connection = sqlite3.connect(workdir / DB_NAME)
         digest = hashlib.sha256()
