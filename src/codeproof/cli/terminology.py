@@ -129,6 +129,11 @@ def render_lookup(data: dict[str, Any]) -> list[str]:
         lines.append(f"  7th characters ({need}; defined at {source}):")
         for item in data["seventh_characters"]:
             lines.append(f"    {item['char']}  {item['meaning']}")
+    if data["system"] == "ICD-11" and data.get("icd10cm_sources_total"):
+        shown = data["icd10cm_sources"]
+        more = data["icd10cm_sources_total"] - len(shown)
+        lines.append(f"  mapped from ICD-10-CM ({data['icd10cm_sources_total']} billable codes): "
+                     + ", ".join(shown) + (f" (+{more} more)" if more > 0 else ""))
     if data["system"] == "ICD-10-CM":
         targets = data.get("icd11", [])
         if not targets:

@@ -368,3 +368,22 @@ def test_unwritable_reference_dir_is_a_reference_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder", encoding="utf-8")
     with pytest.raises(ReferenceDataError, match="cannot write the terminology store"):
         build_terminology(blocker / "reference", **mini_sources())
+
+
+@pytest.mark.parametrize(
+    ("icd11", "billable_only", "expected"),
+    [
+        ("5A11", True, ["E11.65", "E11.9"]),
+        ("5A11", False, ["E11", "E11.6", "E11.65", "E11.9"]),
+        ("5a24", True, ["E11.65"]),  # a secondary (one-to-many) target counts too
+        ("JA63.2", True, ["O24.410"]),
+        ("1A00", True, []),  # negative: nothing maps there
+    ],
+)
+def test_icd10cm_for_icd11(mini: Terminology, icd11: str, billable_only: bool,
+                           expected: list[str]) -> None:
+    assert list(mini.icd10cm_for_icd11(icd11, billable_only=billable_only)) == expected
+
+
+def test_icd10cm_for_icd11_without_map(bare: Terminology) -> None:
+    assert bare.icd10cm_for_icd11("5A11") == ()

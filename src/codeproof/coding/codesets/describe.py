@@ -24,6 +24,7 @@ CPT_NOTICE = ("CPT descriptor not available: CPT descriptors are AMA copyright a
 HCPCS_NOTICE = ("HCPCS Level II descriptor not available: validity is format-only; load the "
                 "CMS file with `codeproof terminology build --hcpcs-file FILE`")
 
+_MAX_SOURCES = 40
 _VERSION_KEY = {ICD10CM: "icd10cm", "ICD-10-PCS": "icd10pcs", "ICD-11": "icd11.titles",
                 CPT: "cpt", HCPCS: "hcpcs"}
 
@@ -83,6 +84,10 @@ def describe_code(terminology: Terminology, code: str, system: str | None = None
         out["icd11"] = [{"code": t.code, "title": t.title, "ambiguity": t.ambiguity,
                          "via": t.via, "relation": t.relation} for t in info.icd11]
         out["icd11_map"] = terminology.versions.get("icd11.map", "absent")
+    elif info.system == "ICD-11":
+        mapped = terminology.icd10cm_for_icd11(info.code)
+        out["icd10cm_sources"] = list(mapped[:_MAX_SOURCES])
+        out["icd10cm_sources_total"] = len(mapped)
     return out
 
 

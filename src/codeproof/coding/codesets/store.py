@@ -430,6 +430,19 @@ class Terminology:
         """Return the ICD-11 targets of an ICD-10-CM code (empty when the map was not built)."""
         return self.get(code, ICD10CM).icd11
 
+    def icd10cm_for_icd11(self, code: str, *, billable_only: bool = True) -> tuple[str, ...]:
+        """Return the ICD-10-CM codes whose ICD-11 targets include ``code`` (reverse map).
+
+        Empty when the map was not built. Scans the map column (tens of milliseconds).
+        """
+        target = normalize_code(code, ICD11)
+        sql = ("SELECT code FROM codes WHERE system=? AND icd11 LIKE ? ESCAPE '\\'")
+        if billable_only:
+            sql += " AND billable=1"
+        escaped = target.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._query(sql + " ORDER BY id", (ICD10CM, f'%["{escaped}",%'))
+        return tuple(row[0] for row in rows)
+
     def with_seventh(self, code: str, char: str) -> CodeInfo:
         """Return ``code`` extended with 7th character ``char`` (placeholder X added).
 
