@@ -23,6 +23,7 @@ Contract (others code against it):
   sit on ancestors; the code's own notes first), ``codes(system,
   billable_only=True)`` iterator of CodeInfo, ``texts(system)`` (fast
   ``(code, title, inclusion_terms)``), ``descendants(code)``, ``icd11_targets(code)``,
+  ``icd10cm_for_icd11(code)``,
   ``with_seventh(code, char)``.
 - ``build_terminology(reference_dir, *, icd11_dir=None, cpt_file=None,
   hcpcs_file=None) -> Path`` and ``load_terminology(reference_dir, *,
