@@ -169,3 +169,9 @@ def test_scan_words_equals_finditer(start: int) -> None:
     expected = [(m.lastgroup, m.span()) for m in _COMBINED.finditer(text, start)]
     got = [(m.lastgroup, m.span()) for m in scan_words(_COMBINED, text, start)]
     assert got == expected and expected
+
+
+def test_specific_cue_wins_over_generic_word() -> None:
+    enc = encounter(code("L72.3", seq=1), text="Cyst: minor surgery performed today.")
+    assessment = assess_mdm(ClaimView.from_encounter(enc))
+    assert assessment.risk == 1  # "minor surgery" (low risk), not just the word "minor"

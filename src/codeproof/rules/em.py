@@ -51,9 +51,6 @@ PATTERNS: dict[str, re.Pattern[str]] = {
                                       r"undiagnosed new problem)\b", _I),
     "problem_systemic": re.compile(r"\b(?:systemic symptoms|fever (?:and|with) (?:chills|"
                                    r"myalgias?)|acute complicated)\b", _I),
-    "problem_chronic": re.compile(r"\b(?:chronic|stable|well[- ]controlled|controlled|at goal)\b",
-                                  _I),
-    "problem_acute": re.compile(r"\b(?:acute|uncomplicated|self[- ]limited|minor)\b", _I),
     # data
     "data_test": re.compile(r"\b(?:cbc|cmp|bmp|a1c|hba1c|lipid panel|tsh|urinalysis|ua|"
                             r"x-?ray|ct|mri|ecg|ekg|echo(?:cardiogram)?|ultrasound|bnp|"
@@ -89,6 +86,11 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "risk_low": re.compile(r"\b(?:over[- ]the[- ]counter|otc|acetaminophen|ibuprofen|"
                            r"naproxen|loratadine|saline|physical therapy|minor surgery)\b", _I),
     "new_patient": re.compile(r"\bnew patient\b", _I),
+    # generic single words last: in the one-pass scan a more specific cue that starts
+    # at the same word ("minor surgery", "acute MI") wins
+    "problem_chronic": re.compile(r"\b(?:chronic|stable|well[- ]controlled|controlled|at goal)\b",
+                                  _I),
+    "problem_acute": re.compile(r"\b(?:acute|uncomplicated|self[- ]limited|minor)\b", _I),
 }
 
 
