@@ -110,3 +110,11 @@ def test_registry_builds_the_stage(engine) -> None:
     assert get_registry("stages").get("deid.engine.v1")(off).enabled is False
     operators = get_registry("deid_operators")
     assert operators.get("deid.placeholder.v1")(runtime).replace("x", "NAME") == "[NAME]"
+
+
+def test_context_found_words_propagate_within_a_note(engine) -> None:
+    text = ("Plan: transfer to Quartermain 2 today.\nQuartermain aware of plan. "
+            "Family from Sacred Heart Memorial called; sacred heart memorial staff to visit.")
+    found = {text[s.start:s.end] for s in engine.analyze(text)}
+    assert "Quartermain 2" in found and "Quartermain" in found
+    assert "sacred heart memorial" in found

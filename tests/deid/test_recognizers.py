@@ -55,6 +55,7 @@ def test_dates(text: str, expected: set[tuple[str, str]]) -> None:
         ("see https://portal.example.org/x", {("https://portal.example.org/x", "URL")}),
         ("from 10.1.2.33 host", {("10.1.2.33", "IP_ADDRESS")}),
         ("SSN 123-45-6789", {("123-45-6789", "SSN")}),
+        ("son (301 273 45166) called", {("301 273 45166", "PHONE")}),
         # borderline/negative: impossible SSN, not an IP, lab series
         ("SSN 000-12-3456", set()),
         ("ABG 7.40/35/64/22", set()),
@@ -110,6 +111,10 @@ def test_ages(text: str, expected: set[tuple[str, str]]) -> None:
         ("SON DAVID CALLED", {"DAVID"}),
         ("Mr. Nicholson is awake", {"Nicholson"}),
         ("reported to J. Chang PA", {"J. Chang"}),
+        ("Lopie Certusi cell# 410-322-1419", {"Lopie Certusi"}),
+        ("Hank Przybylo (son) called", {"Hank Przybylo"}),
+        ("PER DAVID, HE HAS BEEN TIRED", {"DAVID"}),
+        ("heparin changed.  SUSAN", {"SUSAN"}),
         # borderline: an ordinary word after a relationship word is not a name
         ("wife at bedside, husband home", set()),
         # negatives: clinical abbreviations, vitals and codes
@@ -132,6 +137,11 @@ def test_names(lexicons, text: str, names: set[str]) -> None:
         ("plan: transfer to Quartermain 2 today", {("Quartermain 2", "HOSPITAL")}),
         ("lives with daughter in Baltimore.", {("Baltimore", "LOCATION")}),
         ("lives at 19 Clover St. in town", {("19 Clover St.", "ADDRESS")}),
+        ("was on vacation on the Eastern Shore, fell", {("Eastern Shore", "LOCATION")}),
+        ("new job in Bel Air and", {("Bel Air", "LOCATION")}),
+        ("Pt to go to rehab(sacred heart Memorial) today. Bed ok", {("sacred heart Memorial",
+                                                          "HOSPITAL")}),
+        ("GIVEN 4 MG SQ AT 2 AM", set()),
         # borderline: generic places are not identifiers
         ("transferred to the ICU from the floor", set()),
         ("discharged to nursing home", set()),

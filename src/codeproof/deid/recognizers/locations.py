@@ -136,8 +136,7 @@ class LocationRecognizer(EntityRecognizer):
                         placeish(j, allow_common=mode == "mixed")
                         or (mode == "mixed" and tok.capitalized and tokens[j].is_word
                             and classes[j] in ("word", "ambiguous", "unknown")
-                            and tokens[j].lower not in _GENERIC_BEFORE_HEAD
-                            and tokens[j].lower not in self.lex.frequent_words)):
+                            and tokens[j].lower not in _GENERIC_BEFORE_HEAD)):
                     chain.append(j)
                     j -= 1
                 if chain and (mode == "mixed" or any(classes[k] != "word" for k in chain)):
@@ -150,7 +149,7 @@ class LocationRecognizer(EntityRecognizer):
                 while j >= 0 and len(chain) < 2 and tokens[j].is_word \
                         and classes[j] not in ("never", "other") \
                         and tokens[j].lower not in _GENERIC_BEFORE_HEAD \
-                        and tokens[j].lower not in self.lex.frequent_words \
+                        and (mode == "mixed" or tokens[j].lower not in self.lex.frequent_words) \
                         and (mode != "mixed" or tokens[j].capitalized):
                     chain.append(j)
                     j -= 1
@@ -250,7 +249,8 @@ class LocationRecognizer(EntityRecognizer):
                     end = tokens[k].end
                 elif k < n and tokens[k].lower in _NAMED_HEADS:
                     end = tokens[k].end  # "Sacred Heart memorial"
-                out.append((tok.start, end, "HOSPITAL", 0.55, "capitalized_place"))
+                kind = "LOCATION" if tokens[run[-1]].lower in _GEO_HEADS else "HOSPITAL"
+                out.append((tok.start, end, kind, 0.55, "capitalized_place"))
                 return
         if the and not (tok.text.isupper() and len(tok.text) <= 5):
             return
