@@ -175,3 +175,8 @@ def test_specific_cue_wins_over_generic_word() -> None:
     enc = encounter(code("L72.3", seq=1), text="Cyst: minor surgery performed today.")
     assessment = assess_mdm(ClaimView.from_encounter(enc))
     assert assessment.risk == 1  # "minor surgery" (low risk), not just the word "minor"
+
+
+def test_em_needs_note_text() -> None:
+    enc = encounter(code("I10", seq=1), text="", lines=("99215",))
+    assert EmRules()(ClaimView.from_encounter(enc), RuleContext()) == ()

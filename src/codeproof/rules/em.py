@@ -201,8 +201,8 @@ class EmRules:
 
     def __call__(self, claim: ClaimView, context: RuleContext, /) -> tuple[RuleFinding, ...]:
         """Suggest the MDM level; compare with a billed office E/M code."""
-        if claim.setting != "outpatient" or not claim.notes:
-            return ()
+        if claim.setting != "outpatient" or not any(n.text.strip() for n in claim.notes):
+            return ()  # no note text (e.g. a package validated without --note): nothing to read
         on = context.date_for(claim)
         out: list[RuleFinding] = []
         billed = [ln for ln in claim.lines if ln.code in _NEW or ln.code in _EST
