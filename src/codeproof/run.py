@@ -275,7 +275,7 @@ def code_paths(runtime: Runtime, inputs: Iterable[Path], out_dir: Path, *,
                                   region=region, workers=workers, executor=executor):
         if isinstance(outcome, CodeproofError):
             report.rejected.append((str(path), outcome.code, outcome.message))
-            logger.warning("rejected input %s: %s", path.name, outcome.code)
+            logger.info("rejected input %s: %s", path.name, outcome.code)
             if on_result is not None:
                 on_result(path, None, outcome)
             continue

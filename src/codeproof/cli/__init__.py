@@ -61,7 +61,8 @@ for _name in _MODULES:
 def main() -> None:
     """Entry point: run the app, turning codeproof errors into clean messages."""
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns the exit code of typer.Exit(...).
+        rc = app(standalone_mode=False)
     except CodeproofError as exc:
         typer.echo(f"error [{exc.code}]: {exc.message}", err=True)
         sys.exit(1)
@@ -80,3 +81,4 @@ def main() -> None:
                    err=True)
         logging.getLogger("codeproof").debug("unexpected error", exc_info=True)
         sys.exit(1)
+    sys.exit(rc if isinstance(rc, int) else 0)
