@@ -180,3 +180,5 @@ def test_specific_cue_wins_over_generic_word() -> None:
 def test_em_needs_note_text() -> None:
     enc = encounter(code("I10", seq=1), text="", lines=("99215",))
     assert EmRules()(ClaimView.from_encounter(enc), RuleContext()) == ()
+    enc = encounter(code("I10", seq=1), text="", lines=("99201",))  # code-only check still runs
+    assert ids(EmRules()(ClaimView.from_encounter(enc), RuleContext())) == ["em.deleted_code"]

@@ -201,8 +201,8 @@ class EmRules:
 
     def __call__(self, claim: ClaimView, context: RuleContext, /) -> tuple[RuleFinding, ...]:
         """Suggest the MDM level; compare with a billed office E/M code."""
-        if claim.setting != "outpatient" or not any(n.text.strip() for n in claim.notes):
-            return ()  # no note text (e.g. a package validated without --note): nothing to read
+        if claim.setting != "outpatient":
+            return ()
         on = context.date_for(claim)
         out: list[RuleFinding] = []
         billed = [ln for ln in claim.lines if ln.code in _NEW or ln.code in _EST
@@ -214,6 +214,8 @@ class EmRules:
                     codes=(line.key,), pack=PACK, citation=_CITATION,
                     fix="Report 99202-99205 by MDM or total time.",
                 ))
+        if not any(n.text.strip() for n in claim.notes):
+            return tuple(out)  # no note text (a package validated without --note)
         relevant = [ln for ln in billed if ln.code not in ("99201", "99211")]
         if not relevant and not claim.diagnoses:
             return tuple(out)
