@@ -207,3 +207,17 @@ def test_killed_worker_loses_nothing(service_factory: Any, backend: tuple[str, s
     job = service.queue.get(result.job.id, principal=INTEGRATION)
     assert job.status == "done" and job.attempts == 2
     assert encounters(service) == 1  # nothing lost, nothing duplicated
+
+
+def test_payload_wiped_when_done(service_factory: Any) -> None:
+    service = service_factory()
+    result = submit(service)
+    with service.store.engine.connect() as conn:
+        before = conn.execute(select(t.jobs.c.payload_blob)).scalar_one()
+    assert bytes(before) == NOTE  # NullSealer in this suite: the raw bytes
+    assert Worker(service).process_one() == "done"
+    with service.store.engine.connect() as conn:
+        after = conn.execute(select(t.jobs.c.payload_blob)).scalar_one()
+    assert bytes(after) == b""
+    again = submit(service, key=None)
+    assert again.job.id != result.job.id  # no key: a new job, as asked

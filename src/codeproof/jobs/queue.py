@@ -15,7 +15,8 @@ Semantics: **at-least-once delivery, exactly-once result**.
   upsert: a job run twice (worker killed after saving, before completing) leaves
   exactly one encounter and one package. Nothing is lost, nothing is duplicated.
 
-Payloads (the submitted note bytes) are sealed at rest like every blob.
+Payloads (the submitted note bytes) are sealed at rest under the tenant key and
+wiped when the job is done; idempotent replay compares their SHA-256 only.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ from codeproof.store.policy import authorize
 from codeproof.store.sql import now_iso
 
 __all__ = ["ClaimedJob", "DatabaseQueue", "JobRecord"]
+
+#: Pending payloads are sealed under the tenant-wide key (subject ""): submitting
+#: must not create (and audit) a per-encounter data key on the hot path, and the
+#: payload is wiped when its job is done, so it never outlives the sealed encounter.
+_PAYLOAD_SUBJECT = ""
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +134,7 @@ class DatabaseQueue:
         if existing is not None:
             return self._replay(existing, digest, key), False
         job_id = str(uuid.uuid4())
-        blob = self.sealer.seal(tenant=principal.tenant, subject=encounter_id, data=payload)
+        blob = self.sealer.seal(tenant=principal.tenant, subject=_PAYLOAD_SUBJECT, data=payload)
         now = now_iso()
         try:
             with self._write() as conn:
@@ -204,7 +210,7 @@ class DatabaseQueue:
                 status="running", attempts=attempt, worker=worker,
                 lease_until=now + self.lease_seconds, updated_at=now_iso()))
             job = conn.execute(select(j).where(j.c.id == row.id)).one()
-        payload = self.sealer.open(tenant=job.tenant, subject=job.encounter_id,
+        payload = self.sealer.open(tenant=job.tenant, subject=_PAYLOAD_SUBJECT,
                                    blob=bytes(job.payload_blob))
         if row.status == "running":
             logger.warning("job %s re-delivered (attempt %d): previous lease expired",
@@ -228,10 +234,10 @@ class DatabaseQueue:
 
     def complete(self, job: ClaimedJob) -> bool:
         """Mark done; False when another worker holds the job now (result is idempotent)."""
-        with self._write() as conn:
+        with self._write() as conn:  # the note now lives sealed with its encounter only
             result = conn.execute(self._fenced(job).values(
                 status="done", lease_until=None, error_code=None, error=None,
-                updated_at=now_iso()))
+                payload_blob=b"", updated_at=now_iso()))
         if not result.rowcount:
             logger.warning("job %s: lease lost before completion (attempt %d)",
                            job.id, job.attempt)
