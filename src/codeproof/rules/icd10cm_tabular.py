@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar
 
 from codeproof.errors import UnknownCode
@@ -40,12 +39,51 @@ from codeproof.rules.base import (
     finding,
 )
 
-__all__ = ["InheritedNotes", "TabularRules"]
+__all__ = ["InheritedNotes", "NoteRefs", "TabularRules"]
 
 PACK = "icd10cm.tabular"
 _MANIFESTATION = re.compile(r"\bin (?:other )?(?:diseases|conditions) classified elsewhere",
                             re.IGNORECASE)
 _CODE_LEVEL = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRefs:
+    """The code references of one note kind, compiled for matching.
+
+    A reference covers the code and everything below it. References come with or
+    without the dash ("E10.-" or "E10"), or as ranges ("E00-E03"); a reference to
+    a category always includes its subcodes.
+    """
+
+    raw: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()  # compact
+    ranges: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, refs: tuple[str, ...]) -> NoteRefs:
+        """Compile ``refs``."""
+        prefixes: list[str] = []
+        ranges: list[str] = []
+        for ref in refs:
+            body = ref.strip().rstrip("*").rstrip("-").rstrip(".")
+            if "-" in body:
+                ranges.append(body)
+            elif body:
+                prefixes.append(compact(body))
+        return cls(raw=refs, prefixes=tuple(prefixes), ranges=tuple(ranges))
+
+    def __bool__(self) -> bool:
+        return bool(self.raw)
+
+    def matches(self, code: str) -> bool:
+        """True when a reference covers ``code``."""
+        if self.prefixes and compact(code).startswith(self.prefixes):
+            return True
+        return any(code_matches(code, r) for r in self.ranges)
+
+
+_NO_REFS = NoteRefs()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +93,10 @@ class InheritedNotes:
     known: bool
     billable: bool
     title: str
-    excludes1: tuple[str, ...] = ()
-    excludes2: tuple[str, ...] = ()
-    code_first: tuple[str, ...] = ()
-    use_additional: tuple[str, ...] = ()
+    excludes1: NoteRefs = _NO_REFS
+    excludes2: NoteRefs = _NO_REFS
+    code_first: NoteRefs = _NO_REFS
+    use_additional: NoteRefs = _NO_REFS
     seventh: tuple[str, ...] = ()  # allowed 7th characters
     has_children: bool = False  # children other than 7th-character extensions
 
@@ -108,10 +146,10 @@ def _gather(terminology: TerminologyLike, code: str) -> InheritedNotes:
         known=True,
         billable=bool(getattr(info, "billable", False)),
         title=str(getattr(info, "title", "")),
-        excludes1=collect("excludes1_codes"),
-        excludes2=collect("excludes2_codes", codes_only=True),
-        code_first=collect("code_first_codes"),
-        use_additional=collect("use_additional_codes"),
+        excludes1=NoteRefs.of(collect("excludes1_codes")),
+        excludes2=NoteRefs.of(collect("excludes2_codes", codes_only=True)),
+        code_first=NoteRefs.of(collect("code_first_codes")),
+        use_additional=NoteRefs.of(collect("use_additional_codes")),
         seventh=seventh,
         has_children=any(len(compact(str(child))) < 7
                          for child in getattr(info, "children", ()) or ()),
@@ -120,31 +158,6 @@ def _gather(terminology: TerminologyLike, code: str) -> InheritedNotes:
 
 def _key(code: CodeAssignment) -> str:
     return f"ICD-10-CM:{code.code}"
-
-
-@lru_cache(maxsize=8192)
-def _compile_refs(refs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A note's references as (compact prefixes, range patterns)."""
-    prefixes: list[str] = []
-    ranges: list[str] = []
-    for ref in refs:
-        body = ref.strip().rstrip("*").rstrip("-").rstrip(".")
-        (ranges if "-" in body else prefixes).append(body if "-" in body else compact(body))
-    return tuple(prefixes), tuple(ranges)
-
-
-def _refs_match(code: str, refs: tuple[str, ...]) -> bool:
-    """A note's code reference covers the code and everything below it.
-
-    References come with or without the dash ("E10.-" or "E10"), or as ranges
-    ("E00-E03"); a reference to a category always includes its subcodes.
-    """
-    if not refs:
-        return False
-    prefixes, ranges = _compile_refs(refs)
-    if prefixes and compact(code).startswith(prefixes):
-        return True
-    return any(code_matches(code, r) for r in ranges)
 
 
 class TabularRules:
@@ -241,7 +254,7 @@ class TabularRules:
                     continue
                 pair = tuple(sorted((a.code, b.code)))
                 for kind, refs in (("excludes1", na.excludes1), ("excludes2", na.excludes2)):
-                    if not _refs_match(b.code, refs):
+                    if not refs.matches(b.code):
                         continue
                     marker = (kind, pair[0], pair[1])
                     if marker in reported:
@@ -275,13 +288,13 @@ class TabularRules:
         for pos, code, info in valid:
             others = [(p, c) for p, c, _ in valid if c.code != code.code]
             if info.code_first:
-                etiology = [(p, c) for p, c in others if _refs_match(c.code, info.code_first)]
+                etiology = [(p, c) for p, c in others if info.code_first.matches(c.code)]
                 if not etiology:
                     manifestation = _MANIFESTATION.search(info.title) is not None
                     out.append(finding(
                         "icd10cm.code_first.missing", "warning" if manifestation else "info",
                         f"{code.code} has a 'code first' note and no underlying condition "
-                        f"is coded ({', '.join(info.code_first[:6])})",
+                        f"is coded ({', '.join(info.code_first.raw[:6])})",
                         codes=(_key(code),), pack=PACK, citation="ICD-10-CM OCG I.A.13",
                         fix="Code the underlying condition first when documented, or query "
                             "the provider for it.",
@@ -297,12 +310,12 @@ class TabularRules:
                         fix=f"Move {first.code} before {code.code}.",
                     ))
             if info.use_additional:
-                extra = [(p, c) for p, c in others if _refs_match(c.code, info.use_additional)]
+                extra = [(p, c) for p, c in others if info.use_additional.matches(c.code)]
                 if not extra:
                     out.append(finding(
                         "icd10cm.use_additional.missing", "info",
                         f"{code.code} asks for an additional code when applicable "
-                        f"({', '.join(info.use_additional[:6])})",
+                        f"({', '.join(info.use_additional.raw[:6])})",
                         codes=(_key(code),), pack=PACK, citation="ICD-10-CM OCG I.A.13, I.B.7",
                         fix="Add the additional code if the note documents it.",
                     ))
