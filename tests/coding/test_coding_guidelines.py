@@ -164,3 +164,19 @@ def test_derived_codes_never_auto_finalize() -> None:
     out = _run([_p("C50.919", conf=0.99, family=True)])
     assert out["Z80.3"].confidence <= 0.85
     assert out["Z80.3"].derived_from == "C50.919"
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("before", "flag", "expected"), [
+    ("Her mother had ", "family", "Z80.3"),
+    ("Family history of ", "family", "Z80.3"),
+    ("The patient's mother noticed that the patient, with ", "family", "C50.919"),
+    ("History of ", "historical", "Z85.3"),
+    ("Previously diagnosed ", "historical", "C50.919"),  # weak cue: still current
+])
+def test_family_and_history_need_strong_cues(before: str, flag: str, expected: str) -> None:
+    text = before + "breast cancer."
+    p = _p("C50.919", start=len(before), end=len(text) - 1, **{flag: True})
+    out = apply_guidelines([p], setting="outpatient", threshold=0.3, info=INFO,
+                           text_of=lambda h: text, before_of=lambda h: text[:h.start])
+    assert [q.code for q in out] == [expected]

@@ -101,7 +101,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"model {manifest['model_version']}")
         for name, report in manifest["cross_validation"].items():
             typer.echo(f"  {name}: held-out P/R/F1 {report['oof_precision']}/"
-                       f"{report['oof_recall']}/{report['oof_f1']}  threshold "
+                       f"{report['oof_recall']}/{report['oof_f1']}  MAP "
+                       f"{report['oof_map']}  threshold "
                        f"{report['threshold']}  ECE {report['ece']}  candidate recall "
                        f"{report['candidate_recall']}")
 

@@ -167,7 +167,11 @@ class Coder:
             return raw, squash(raw, x), squash(raw, present)
         raw = model.ensemble.raw(x)
         p = model.calibrator(1.0 / (1.0 + np.exp(-raw)))
-        p_present = model.calibrator(model.ensemble.predict_proba(present))
+        p_present = p.copy()
+        changed = np.any(present != x, axis=1)
+        if changed.any():
+            p_present[changed] = model.calibrator(
+                model.ensemble.predict_proba(present[changed]))
         return raw, p, p_present
 
     # --- assignment ------------------------------------------------------------------
@@ -193,6 +197,7 @@ class Coder:
                 [p for p in proposals if p.system == system], setting=encounter.setting,
                 threshold=self.threshold(system), info=model.info,
                 text_of=lambda h: _sentence_text(encounter, h),
+                before_of=lambda h: _sentence_text(encounter, h, before=True),
                 seventh_character=self.seventh_character)
             codes.extend(self._assignment(encounter, p, model.info) for p in chosen)
         codes = _sequence(codes)[: self.max_codes]
@@ -255,9 +260,11 @@ class Coder:
                                     evidence=evidence))
 
 
-def _sentence_text(encounter: Encounter, hit: Hit) -> str:
+def _sentence_text(encounter: Encounter, hit: Hit, *, before: bool = False) -> str:
     text = encounter.model_text(hit.note_id)
     start = max(text.rfind("\n", 0, hit.start), text.rfind(". ", 0, hit.start)) + 1
+    if before:
+        return text[start:hit.start]
     stop_candidates = [i for i in (text.find("\n", hit.end), text.find(". ", hit.end))
                        if i >= 0]
     stop = min(stop_candidates) if stop_candidates else len(text)

@@ -149,6 +149,13 @@ DIABETES_COMBOS: tuple[tuple[str, str, str, bool], ...] = (
     ("E10", "E87.2", "E10.10", False),
 )
 
+_STRONG_HISTORY = re.compile(r"\b(history of|h/o|personal history|past medical history|"
+                             r"status post|s/p|resolved|treated for|in remission)\b", re.I)
+_FAMILY_SCOPED = re.compile(r"\b(family history|mother|father|sister|brother|sibling|"
+                            r"aunt|uncle|grandmother|grandfather|cousin|parents?)\b", re.I)
+_SCOPE_BREAK = re.compile(r"[,;:]|\b(but|however|although|whereas|presents?|presented|"
+                          r"showed|revealed|patient)\b", re.I)
+
 _SIDE_WORDS = {"right": "right", "left": "left", "bilateral": "bilateral",
                "both": "bilateral"}
 _SIDE_RE = re.compile(r"\b(right|left|bilateral|both)\b", re.I)
@@ -179,11 +186,31 @@ def _with_ref(p: Proposal, ref: str, note: str) -> Proposal:
 
 # --- the steps -----------------------------------------------------------------------
 
+def _scoped(window: str) -> str:
+    cut = 0
+    for m in _SCOPE_BREAK.finditer(window):
+        cut = m.end()
+    return window[cut:]
+
+
+def _confirm(p: Proposal, before_of: Callable[[Hit], str] | None) -> _Assertion:
+    """Proposal assertion; with the text before each hit, family and resolved-history
+    flags also need a strong cue (a relative in the same clause, "history of"...)."""
+    a = assertion_of(p.hits)
+    if before_of is None or not (a.family or a.historical):
+        return a
+    live = [h for h in p.hits if not h.context.negated]
+    family = a.family and all(_FAMILY_SCOPED.search(_scoped(before_of(h))) for h in live)
+    historical = a.historical and all(_STRONG_HISTORY.search(before_of(h)) for h in live)
+    return dataclasses.replace(a, family=family, historical=historical)
+
+
 def _assertions(proposals: Sequence[Proposal], *, setting: str, threshold: float,
-                info: Mapping[str, CodeInfoLite]) -> list[Proposal]:
+                info: Mapping[str, CodeInfoLite],
+                before_of: Callable[[Hit], str] | None = None) -> list[Proposal]:
     out: list[Proposal] = []
     for p in proposals:
-        a = assertion_of(p.hits)
+        a = _confirm(p, before_of)
         if p.system != "ICD-10-CM":
             if not a.negated and not a.family and p.confidence >= threshold:
                 out.append(p)
@@ -356,9 +383,15 @@ def _sequence_key(p: Proposal) -> tuple[int, float]:
 
 def apply_guidelines(proposals: Sequence[Proposal], *, setting: str, threshold: float,
                      info: Mapping[str, CodeInfoLite], text_of: Callable[[Hit], str],
-                     seventh_character: bool = True) -> list[Proposal]:
-    """Run every step in order; return the reportable proposals, principal first."""
-    kept = _assertions(proposals, setting=setting, threshold=threshold, info=info)
+                     seventh_character: bool = True,
+                     before_of: Callable[[Hit], str] | None = None) -> list[Proposal]:
+    """Run every step in order; return the reportable proposals, principal first.
+
+    ``text_of(hit)`` is the sentence of a hit; ``before_of(hit)`` the text of its
+    sentence before it (enables the strong-cue check of family/history flags).
+    """
+    kept = _assertions(proposals, setting=setting, threshold=threshold, info=info,
+                       before_of=before_of)
     kept = _combinations(kept, info)
     kept = _laterality(kept, info, text_of)
     kept = _seventh(kept, info, text_of, seventh_character)

@@ -66,22 +66,21 @@ class TreeEnsemble:
     def raw(self, x: FloatArray) -> FloatArray:
         """Raw (log-odds) scores of the rows of ``x``."""
         n = x.shape[0]
-        total = np.full(n, self.baseline, dtype=np.float64)
         if n == 0:
-            return total
-        rows = np.arange(n)
-        for root in self.roots:
-            node = np.full(n, root, dtype=np.int32)
-            for _ in range(self.max_depth + 1):
-                active = ~self.leaf[node]
-                if not active.any():
-                    break
-                vals = x[rows, self.feature[node]]
-                go_left = np.where(np.isnan(vals), self.missing_left[node],
-                                   vals <= self.threshold[node])
-                nxt = np.where(go_left, self.left[node], self.right[node])
-                node = np.where(active, nxt, node).astype(np.int32)
-            total += self.value[node]
+            return np.full(0, self.baseline, dtype=np.float64)
+        # all trees at once: one (rows x trees) frontier, max_depth steps
+        nodes = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
+        rows = np.arange(n)[:, None]
+        for _ in range(self.max_depth + 1):
+            leaf = self.leaf[nodes]
+            if leaf.all():
+                break
+            vals = x[rows, self.feature[nodes]]
+            go_left = np.where(np.isnan(vals), self.missing_left[nodes],
+                               vals <= self.threshold[nodes])
+            nxt = np.where(go_left, self.left[nodes], self.right[nodes])
+            nodes = np.where(leaf, nodes, nxt)
+        total: FloatArray = self.baseline + self.value[nodes].sum(axis=1)
         return total
 
     def predict_proba(self, x: FloatArray) -> FloatArray:
