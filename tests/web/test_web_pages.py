@@ -112,3 +112,21 @@ def test_logout(web: Any) -> None:
     client = web.login("coder")
     client.get("/ui/logout")
     assert client.get("/ui/queue/coder", follow_redirects=False).status_code == 303
+
+
+def test_long_note_lists_a_capped_evidence_summary(web: Any) -> None:
+    from codeproof.api.fake import fake_parse
+    from codeproof.security.base import Principal
+
+    text = "Chest x-ray shows pneumonia. " * 2000  # ~58k characters, ~20 pages
+    web.submit(text, "long")
+    store, system = web.app.state.cp.store, Principal.system()
+    package = store.get_package("long", principal=system)
+    starts = [i for i in range(len(text)) if text.startswith("pneumonia", i)]
+    package["codes"][0]["evidence"] = [
+        {"note_id": "n1", "start": s, "end": s + 9, "quote": "pneumonia"} for s in starts]
+    store.save_encounter(fake_parse(text.encode(), name="long.txt"), package,
+                         principal=system)  # re-coded with evidence at every mention
+    page = web.login("coder").get("/ui/encounters/long").text
+    assert page.count("<mark ") == 2000
+    assert page.count('class="quote"') == 12 and "+ 1988 more span(s)" in page
