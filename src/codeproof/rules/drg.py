@@ -125,6 +125,9 @@ class DrgGrouper:
         status = int(discharge_status) if discharge_status and discharge_status.isdigit() else 1
         with self._lock:
             raw = self._group({
+            # POA indicators are not part of the encounter: grouped as POA-exempt, so the
+            # HAC adjustment is not applied (a claim without POA would otherwise be 999)
+            "hospital_status": "EXEMPT",
             "version": version, "age": age if age is not None else 65, "sex": mce_sex(sex),
             "discharge_status": status, "pdx": {"code": pdx},
             "sdx": [{"code": c} for c in sdx], "procedures": [{"code": c} for c in procedures],
