@@ -22,8 +22,14 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # Compiled reference data (ICD-10-CM FY2026, ICD-10-PCS, ICD-11 titles) under .codeproof/reference
+# Built once; rebuilt when absent, or when the WHO ICD-11 tables sit in ../shared but the
+# store was compiled without them (ICD-11 dual coding needs user-supplied WHO files).
+ICD11_DIR := $(wildcard ../shared/data/icd11)
 reference: $(STAMP)
-	$(BIN)/codeproof terminology build
+	@v=$$($(BIN)/codeproof terminology versions 2>/dev/null) || v=""; \
+	if [ -z "$$v" ] || { [ -n "$(ICD11_DIR)" ] && echo "$$v" | grep -q "icd11.map: absent"; }; then \
+	  $(BIN)/codeproof terminology build $(if $(ICD11_DIR),--icd11-dir $(ICD11_DIR)); \
+	else echo "reference data up to date"; fi
 
 # Debian's chromium for the browser tests (skipped with a reason when this fails).
 browser-deps:

@@ -58,6 +58,17 @@ for _name in _MODULES:
     _module.register(app)
 
 
+def _click_exception_types() -> tuple[type[Exception], ...]:
+    """Usage-error classes of click and of typer's bundled copy of click."""
+    types: list[type[Exception]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            types.append(import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(types)
+
+
 def main() -> None:
     """Entry point: run the app, turning codeproof errors into clean messages."""
     try:
@@ -72,11 +83,9 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if isinstance(exc, _click_exception_types()):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         typer.echo(f"error [CP-000]: unexpected {type(exc).__name__}; run with -v for logs",
                    err=True)
         logging.getLogger("codeproof").debug("unexpected error", exc_info=True)
