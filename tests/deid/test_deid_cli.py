@@ -55,3 +55,13 @@ def test_cli_operators_and_rejection(fixtures_dir, tmp_path) -> None:
     bad = runner.invoke(app, ["deid", str(fixtures_dir / "note_upper.txt"), "--out", str(out),
                               "--operator", "hash"])
     assert bad.exit_code != 0
+
+
+def test_cli_empty_and_missing_inputs(tmp_path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["deid", str(empty), str(tmp_path / "missing.txt"),
+                                      "--out", str(out), "--no-ner"])
+    assert result.exit_code == 2 and "missing.txt" in result.output
+    assert json.loads((out / "empty.json").read_text("utf-8")) == {"spans": [], "text": ""}
