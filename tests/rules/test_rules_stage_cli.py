@@ -195,3 +195,13 @@ def test_round_trip_with_the_package_writer(runtime: Runtime, tmp_path: Path) ->
     note.write_text(text)
     _, findings = validate_package_file(path, runtime=runtime, note_files=[note])
     assert [f.rule_id for f in findings] == [f.rule_id for f in coded.findings]
+
+
+def test_families_by_registry_name(runtime: Runtime) -> None:
+    validator = runtime.resource("rules.validator", lambda r: None)
+    chosen = Validator(validator.context, families=("rules.modifiers.v1", "em"))
+    assert [r.family for r in chosen.rules] == ["modifiers", "em"]
+    from codeproof.errors import UnknownRegistryName
+
+    with pytest.raises(UnknownRegistryName):
+        Validator(validator.context, families=("rules.nope.v1",))

@@ -66,15 +66,16 @@ class Validator:
     def __init__(self, context: RuleContext, *, families: Iterable[str] = (),
                  strict: bool = True) -> None:
         chosen = tuple(families) or tuple(FAMILIES)
-        unknown = [f for f in chosen if f not in FAMILIES]
+        unknown = [f for f in chosen if f not in FAMILIES and "." not in f]
         if unknown:
             raise ConfigError(
-                f"unknown rule families {unknown}; available: {', '.join(FAMILIES)}",
+                f"unknown rule families {unknown}; available: {', '.join(FAMILIES)} "
+                "(or a rule_packs registry name such as rules.ncci.v1)",
                 available=list(FAMILIES),
             )
         self.context = context
         self.strict = strict
-        self.rules: tuple[Rule, ...] = tuple(FAMILIES[name]() for name in chosen)
+        self.rules: tuple[Rule, ...] = tuple(_family(name)() for name in chosen)
 
     @property
     def version(self) -> str:
@@ -118,6 +119,16 @@ class Validator:
         return _dedupe(sorted(out, key=lambda f: _ORDER[f.severity]))
 
 
+def _family(name: str) -> Callable[[], Rule]:
+    """A built-in family by short name, or any ``rule_packs`` registry entry (plug-ins)."""
+    if name in FAMILIES:
+        return FAMILIES[name]
+    from codeproof.registrations import get_registry
+
+    factory: Callable[[], Rule] = get_registry("rule_packs").get(name)
+    return factory
+
+
 def _dedupe(findings: list[RuleFinding]) -> tuple[RuleFinding, ...]:
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     out: list[RuleFinding] = []
@@ -148,7 +159,7 @@ def build_context(
     families: Iterable[str] = (),
 ) -> RuleContext:
     """Load packs, NCCI tables and the native MCE/grouper/HCC engines once."""
-    chosen = set(families) or set(FAMILIES)
+    chosen = {f.removeprefix("rules.").removesuffix(".v1") for f in families} or set(FAMILIES)
     if ncci_dir is not None and not ncci_dir.is_dir():
         raise ConfigError(f"rules.ncci_dir {ncci_dir} is not a directory",
                           path=str(ncci_dir))
@@ -194,4 +205,4 @@ def validate_package_file(
 
 
 def _wants(families: tuple[str, ...], name: str) -> bool:
-    return not families or name in families
+    return not families or name in families or f"rules.{name}.v1" in families
