@@ -184,7 +184,8 @@ def test_second_model_rejection_falls_back_and_lowers_confidence(jsettings, jh) 
     assert no.calls and "Whitfield" not in no.calls[0]
 
 
-@pytest.mark.parametrize("quote", ['5" laceration', 'said "ouch" loudly'])
+@pytest.mark.parametrize("quote", ['5" laceration', 'said "ouch" loudly',
+                                   "laceration near T12 and vitamin B12 low"])
 def test_template_quotes_text_that_contains_quote_marks(jsettings, jh, quote) -> None:
     text = f"EXAM: {quote} on the left forearm.\n"
     start = text.index(quote)

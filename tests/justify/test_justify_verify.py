@@ -56,6 +56,10 @@ CASES = [
     ("invented-quote", lambda jh: Statement(text='The note says "severe ketoacidosis".',
                                             evidence=(_ev(jh, "Type 2 diabetes mellitus"),)),
      "unquoted_claim"),
+    # borderline: a code-like token inside the note's own quoted words is no claim
+    ("code-like-token-in-quote-ok", lambda jh: Statement(
+        text='Documented: "Type 2 diabetes mellitus with diabetic neuropathy".',
+        evidence=(_ev(jh, "Type 2 diabetes mellitus with diabetic neuropathy"),)), None),
     ("code-outside-set", lambda jh: Statement(text="Also code E10.9.",
                                               evidence=(_ev(jh, "Type 2"),)), "unknown_code"),
     ("codes-field-outside-set", lambda jh: Statement(text="ok", evidence=(_ev(jh, "Type 2"),),

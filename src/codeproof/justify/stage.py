@@ -132,11 +132,13 @@ class JustifyStage:
     def __call__(self, encounter: Encounter, /) -> Encounter:
         """Justify every code; return justifications and (possibly lowered) codes."""
         decision_set = frozenset(c.code for c in encounter.codes)
+        code_text = " ".join(c.description for c in encounter.codes)
         justifications: list[Justification] = []
         codes: list[CodeAssignment] = []
         for context in build_contexts(encounter, self.kb, tabular=self.tabular):
             code = context.code
-            grounding = GroundingContext(codes=decision_set, citations=context.citations)
+            grounding = GroundingContext(codes=decision_set, citations=context.citations,
+                                         code_text=code_text)
             draft = self.writer.draft(encounter, context)
             verdict = self.verifier.verify(encounter, code, draft.statements, grounding,
                                            parse_error=draft.parse_error)
@@ -150,7 +152,7 @@ class JustifyStage:
                             code.system, code.code, encounter.id, ",".join(kinds))
                 rejected = 1
                 statements = self._grounded_template(encounter, context, grounding)
-                if self.writer is not self.template:
+                if not isinstance(self.writer, TemplateWriter):
                     writer_name = f"{self.template.name} (fallback from {writer_name})"
                 verifier_name = (f"{GroundingVerifier.name} (draft rejected by "
                                  f"{verdict.verifier}: {','.join(kinds)})")

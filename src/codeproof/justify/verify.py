@@ -6,8 +6,9 @@ A drafted statement is accepted only when
    offsets (``note.text[start:end] == quote``);
 2. every phrase the statement text puts in double quotes is verbatim inside one
    of the statement's cited evidence quotes;
-3. every code the statement names (in ``codes`` or written in its text) is in
-   the encounter's decision set, or appears in a source the statement cites;
+3. every code the statement names (in ``codes`` or written in its own words, outside
+   quotes and the decision set's descriptions) is in the encounter's decision set,
+   or appears in a source the statement cites;
 4. every citation is in the retrieved context (knowledge-base hits and rule
    findings handed to the writer);
 5. the statement rests on something: at least one evidence span or citation.
@@ -80,6 +81,7 @@ class GroundingContext:
 
     codes: frozenset[str]  # canonical codes of the encounter's decision set
     citations: Mapping[str, str] = field(default_factory=dict)  # citation -> source text
+    code_text: str = ""  # descriptions of the decision set's codes
 
 
 class Verifier(Protocol):
@@ -139,8 +141,12 @@ class GroundingVerifier:
                 if citation not in context.citations:
                     found.append(Violation(statement=index, kind="unknown_citation",
                                            detail=citation[:80]))
+            # quoted phrases are checked verbatim above; a code-like token inside the
+            # note's own words ("vitamin B12", "T12 vertebra") is not a coding claim
+            claim_text = _QUOTED.sub(" ", statement.text)
+            allowed_text = " ".join([cited_text, context.code_text, *quotes])
             named = {_norm_code(c) for c in statement.codes}
-            named |= {c for c in _CODE_IN_TEXT.findall(statement.text)}
+            named |= {c for c in _CODE_IN_TEXT.findall(claim_text) if c not in allowed_text}
             for code in sorted(named):
                 if code not in context.codes and code not in cited_text:
                     found.append(Violation(statement=index, kind="unknown_code", detail=code))
