@@ -306,7 +306,8 @@ class KnowledgeBase:
             vector = self._query_vector(query)
             allowed_set = set(allowed)
             hits = self.store.search(_COLLECTION, vector, k=len(self.records))
-            ranked_dense = [self._index(h.id) for h in hits]
+            # a shared store (pgvector) may hold ids of an older corpus: ignore them
+            ranked_dense = [self._position[h.id] for h in hits if h.id in self._position]
             ranked_dense = [i for i in ranked_dense if i in allowed_set][:depth]
             for rank, i in enumerate(ranked_dense):
                 fused[i] = fused.get(i, 0.0) + 1.0 / (_RRF_K + rank + 1)
@@ -325,9 +326,6 @@ class KnowledgeBase:
                 self._query_cache.clear()
             self._query_cache[query] = cached
         return cached
-
-    def _index(self, record_id: str) -> int:
-        return self._position[record_id]
 
     def for_code(self, code: str, *, description: str = "", flags: Iterable[str] = (),
                  k: int = 3) -> list[KBHit]:
