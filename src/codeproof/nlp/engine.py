@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeproof.errors import CodeproofError, TargetNotFound
@@ -312,7 +313,16 @@ def _terminology_terms(runtime: Runtime) -> list[tuple[str, MentionKind]]:
     """Phrases from the terminology when it can be loaded; [] otherwise (logged)."""
     try:
         terminology: Any = runtime.terminology
-        return terminology_terms(terminology)
+        from codeproof.cache import cache_key, cached
+        from codeproof.nlp import mentions as mentions_module
+
+        versions = getattr(terminology, "versions", {}) or {}
+        key = cache_key(versions.get("content_digest", repr(sorted(versions.items()))),
+                        Path(mentions_module.__file__))
+        terms: list[tuple[str, MentionKind]] = cached(
+            runtime.settings.reference_path, "nlp-terminology-terms", key,
+            lambda: terminology_terms(terminology))
+        return terms
     except (CodeproofError, ImportError, AttributeError, OSError, TypeError) as exc:
         logger.warning("nlp: terminology phrases unavailable (%s); using the term list only",
                        type(exc).__name__)
