@@ -197,3 +197,21 @@ def test_template_quotes_text_that_contains_quote_marks(jsettings, jh, quote) ->
     out = JustifyStage(kb=load_kb(jsettings))(enc)
     assert out.justifications[0].rejected_drafts == 0
     assert quote in out.justifications[0].text
+
+
+def test_tabular_statement_cites_the_terminology_with_inherited_notes(settings, jh) -> None:
+    """With the compiled terminology, each ICD-10-CM code cites its Tabular entry."""
+    runtime = Runtime(settings.model_copy(update={"justify": settings.justify.model_copy(
+        update={"kb_dense": "off"})}))
+    text = "Urinary obstruction from a bladder hemangioma.\n"
+    enc = jh.make(notes=(jh.make().notes[0].__class__(id="n1", text=text),), mentions=(),
+                  findings=(), codes=(dataclasses.replace(
+                      jh.make().codes[0], code="N13.8",
+                      description="Other obstructive and reflux uropathy",
+                      evidence=(jh.span(text, "Urinary obstruction"),)),))
+    out = get_registry("stages").get("justify.writer.v1")(runtime)(enc)
+    tabular = [s for s in out.justifications[0].statements
+               if s.citations == ("ICD-10-CM Tabular N13.8",)]
+    assert tabular and "billable code titled 'Other obstructive and reflux uropathy'" in \
+        tabular[0].text
+    assert "code first note" in tabular[0].text

@@ -230,7 +230,16 @@ def _tabular_lookup(runtime: Any) -> Any:
         except (CodeproofError, KeyError):
             return None
         kind = "billable code" if getattr(info, "billable", False) else "category"
-        return (f"ICD-10-CM Tabular {info.code}", f"{kind} titled '{info.title}'")
+        text = f"{kind} titled '{info.title}'"
+        for note_kind, label in (("code_first", "code first"),
+                                 ("use_additional", "use additional code")):
+            try:
+                notes = terminology.notes_inherited(info.code, note_kind)
+            except (CodeproofError, AttributeError, KeyError):
+                notes = ()
+            if notes:
+                text += f"; {label} note (at {notes[0].source}): {notes[0].text}"
+        return (f"ICD-10-CM Tabular {info.code}", text)
 
     return lookup
 
