@@ -153,17 +153,26 @@ def main() -> int:
         for thread in threads:
             thread.start()
         time.sleep(args.seconds / 3)
-        killed = workers[0]
-        killed.send_signal(signal.SIGKILL)  # mid-run, most likely mid-job
-        killed.wait()
+        engine = create_engine(url)
+        held = None  # kill w0 only while it holds a job: a real mid-job kill
+        kill_deadline = time.monotonic() + 30
+        with engine.connect() as conn:
+            while held is None and time.monotonic() < kill_deadline:
+                held = conn.execute(select(t.jobs.c.id).where(
+                    t.jobs.c.worker == "w0", t.jobs.c.status == "running")).scalar()
+                conn.commit()
+                if held is None:
+                    time.sleep(0.01)
+        killed_at = time.monotonic() - t0
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
         start_worker("replacement")
-        time.sleep(args.seconds - args.seconds / 3)
+        time.sleep(max(0.0, args.seconds - killed_at))
         stop.set()
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - t0
 
-        engine = create_engine(url)
         drain_start = time.monotonic()
         with engine.connect() as conn:
             while time.monotonic() - drain_start < args.drain_timeout:
@@ -181,6 +190,9 @@ def main() -> int:
             stored = conn.execute(select(func.count()).select_from(t.encounters)).scalar_one()
             first, last = conn.execute(select(func.min(t.jobs.c.created_at),
                                               func.max(t.jobs.c.updated_at))).one()
+            killed_job = None if held is None else conn.execute(
+                select(t.jobs.c.status, t.jobs.c.attempts, t.jobs.c.worker)
+                .where(t.jobs.c.id == held)).one()
         engine.dispose()
         done = int(counts.get("done", 0))
         lost = len(accepted) - done
@@ -196,13 +208,18 @@ def main() -> int:
             "jobs": {str(k): int(v) for k, v in counts.items()},
             "coding_throughput_jobs_per_s": round(done / (elapsed + drained), 2),
             "drain_seconds_after_load": round(drained, 1),
-            "worker_killed_at_s": round(args.seconds / 3, 1),
+            "worker_killed_at_s": round(killed_at, 1),
+            "killed_worker_held_job": None if killed_job is None else {
+                "status": killed_job.status, "attempts": int(killed_job.attempts),
+                "finished_by": killed_job.worker},
             "redelivered_jobs": int(redelivered), "lost_jobs": lost,
             "duplicate_results": duplicates, "stored_encounters": int(stored),
             "first_job": first, "last_job": last,
         }
         print(json.dumps(report, indent=2))
-        ok = not errors and lost == 0 and duplicates == 0 and not counts.get("failed")
+        ok = (not errors and lost == 0 and duplicates == 0 and not counts.get("failed")
+              and killed_job is not None and killed_job.status == "done"
+              and killed_job.attempts >= 2)
         print("load bench: " + ("OK zero errors, zero lost jobs, zero duplicates" if ok
                                 else "FAILED (see report)"))
         return 0 if ok else 1
