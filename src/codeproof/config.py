@@ -159,6 +159,7 @@ class ServiceSettings(_Section):
     job_max_attempts: int = 3
     job_poll_seconds: float = 0.5
     max_body_bytes: int = 5_000_000
+    cookie_secure: bool = False  # workbench session cookie only over HTTPS (set behind TLS)
 
 
 class Settings(_Section):

@@ -87,7 +87,8 @@ def create_session(body: _Login, ctx: Ctx) -> JSONResponse:
     who = ctx.authenticator.authenticate(body.token)
     response = JSONResponse({"ok": True, "role": who.role, "home": _HOME[who.role]})
     response.set_cookie(COOKIE, body.token, httponly=True, samesite="strict",
-                        secure=False, max_age=12 * 3600, path="/")
+                        secure=ctx.runtime.settings.service.cookie_secure,
+                        max_age=12 * 3600, path="/")
     return response
 
 
