@@ -118,3 +118,15 @@ def test_context_found_words_propagate_within_a_note(engine) -> None:
     found = {text[s.start:s.end] for s in engine.analyze(text)}
     assert "Quartermain 2" in found and "Quartermain" in found
     assert "sacred heart memorial" in found
+
+
+def test_presidio_default_registry_still_builds_next_to_ours(engine) -> None:
+    """Presidio finds recognizer classes by name; ours must not shadow its defaults."""
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "blank"}])
+    nlp_engine.nlp = {"en": engine._nlp_engine.nlp["en"]}
+    analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+    names = {r.name for r in analyzer.registry.recognizers}
+    assert "DateRecognizer" in names and not any(n.startswith("deid.") for n in names)

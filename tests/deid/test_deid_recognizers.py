@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from codeproof.deid.recognizers import (
-    AgeRecognizer,
-    ContactRecognizer,
-    DateRecognizer,
-    IdentifierRecognizer,
-    LocationRecognizer,
-    NameRecognizer,
+    ClinicalAgeRecognizer,
+    ClinicalContactRecognizer,
+    ClinicalDateRecognizer,
+    ClinicalIdentifierRecognizer,
+    ClinicalLocationRecognizer,
+    ClinicalNameRecognizer,
 )
 from codeproof.deid.recognizers.tokens import case_mode, tokenize
 
@@ -42,7 +42,7 @@ def _found(recognizer, text: str) -> set[tuple[str, str]]:
     ],
 )
 def test_dates(text: str, expected: set[tuple[str, str]]) -> None:
-    assert _found(DateRecognizer(), text) == expected
+    assert _found(ClinicalDateRecognizer(), text) == expected
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_dates(text: str, expected: set[tuple[str, str]]) -> None:
     ],
 )
 def test_contact(text: str, expected: set[tuple[str, str]]) -> None:
-    assert _found(ContactRecognizer(), text) == expected
+    assert _found(ClinicalContactRecognizer(), text) == expected
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_contact(text: str, expected: set[tuple[str, str]]) -> None:
     ],
 )
 def test_identifiers(text: str, expected: set[tuple[str, str]]) -> None:
-    assert _found(IdentifierRecognizer(), text) == expected
+    assert _found(ClinicalIdentifierRecognizer(), text) == expected
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_identifiers(text: str, expected: set[tuple[str, str]]) -> None:
     ],
 )
 def test_ages(text: str, expected: set[tuple[str, str]]) -> None:
-    assert _found(AgeRecognizer(), text) == expected
+    assert _found(ClinicalAgeRecognizer(), text) == expected
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_ages(text: str, expected: set[tuple[str, str]]) -> None:
     ],
 )
 def test_names(lexicons, text: str, names: set[str]) -> None:
-    found = {text[s:e] for s, e, _, _ in NameRecognizer(lexicons).find(text)}
+    found = {text[s:e] for s, e, _, _ in ClinicalNameRecognizer(lexicons).find(text)}
     assert found == names
 
 
@@ -149,7 +149,7 @@ def test_names(lexicons, text: str, names: set[str]) -> None:
     ],
 )
 def test_locations(lexicons, text: str, places: set[tuple[str, str]]) -> None:
-    found = {(text[s:e], t) for s, e, t, _, _ in LocationRecognizer(lexicons).find(text)}
+    found = {(text[s:e], t) for s, e, t, _, _ in ClinicalLocationRecognizer(lexicons).find(text)}
     assert found == places
 
 

@@ -85,7 +85,7 @@ class _NerRecognizer:
         from codeproof.deid.recognizers.names import word_class
         from codeproof.deid.recognizers.tokens import tokenize
 
-        class NerRecognizer(EntityRecognizer):
+        class ClinicalNerRecognizer(EntityRecognizer):
             def __init__(self) -> None:
                 super().__init__(supported_entities=["NAME", "LOCATION", "HOSPITAL"],
                                  name="deid.spacy_ner.v1", supported_language="en")
@@ -118,7 +118,7 @@ class _NerRecognizer:
                                       ent.label_))
                 return out
 
-        return NerRecognizer()
+        return ClinicalNerRecognizer()
 
 
 def _load_spacy(model: str) -> Any:
@@ -147,12 +147,12 @@ class DeidEngine:
         from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
         from codeproof.deid.recognizers import (
-            AgeRecognizer,
-            ContactRecognizer,
-            DateRecognizer,
-            IdentifierRecognizer,
-            LocationRecognizer,
-            NameRecognizer,
+            ClinicalAgeRecognizer,
+            ClinicalContactRecognizer,
+            ClinicalDateRecognizer,
+            ClinicalIdentifierRecognizer,
+            ClinicalLocationRecognizer,
+            ClinicalNameRecognizer,
         )
 
         self.lex = lexicons if lexicons is not None else load_lexicons()
@@ -160,8 +160,8 @@ class DeidEngine:
         self.keep_years = keep_years
         self.score_threshold = score_threshold
         recognizers: list[Any] = [
-            NameRecognizer(self.lex), LocationRecognizer(self.lex), DateRecognizer(),
-            AgeRecognizer(), ContactRecognizer(), IdentifierRecognizer(),
+            ClinicalNameRecognizer(self.lex), ClinicalLocationRecognizer(self.lex), ClinicalDateRecognizer(),
+            ClinicalAgeRecognizer(), ClinicalContactRecognizer(), ClinicalIdentifierRecognizer(),
         ]
         nlp = _load_spacy(spacy_model if use_ner else "blank")
         if use_ner:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from codeproof.deid.recognizers.base import PhiPattern, RegexRecognizer
+from codeproof.deid.recognizers.base import PhiPattern, PhiRegexRecognizer
 
-__all__ = ["CONTEXT", "PATTERNS", "AgeRecognizer", "invalidate"]
+__all__ = ["CONTEXT", "PATTERNS", "ClinicalAgeRecognizer", "invalidate"]
 
 _OLD = r"(?:9\d|1[0-2]\d)"
 PATTERNS: Final[tuple[PhiPattern, ...]] = (
@@ -29,7 +29,7 @@ def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
     return not digits or not 90 <= int(digits) <= 129
 
 
-class AgeRecognizer(RegexRecognizer):
+class ClinicalAgeRecognizer(PhiRegexRecognizer):
     """Ages over 89."""
 
     PATTERNS = PATTERNS

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 
-__all__ = ["PhiPattern", "RegexRecognizer", "result"]
+__all__ = ["PhiPattern", "PhiRegexRecognizer", "result"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ def result(entity: str, start: int, end: int, score: float, recognizer: str,
                             recognition_metadata={"recognizer_name": recognizer})
 
 
-class RegexRecognizer(EntityRecognizer):
+class PhiRegexRecognizer(EntityRecognizer):
     """A recognizer made of :class:`PhiPattern` s and a pure invalidation function."""
 
     PATTERNS: ClassVar[Sequence[PhiPattern]] = ()

@@ -6,9 +6,9 @@ import ipaddress
 import re
 from typing import Final
 
-from codeproof.deid.recognizers.base import PhiPattern, RegexRecognizer
+from codeproof.deid.recognizers.base import PhiPattern, PhiRegexRecognizer
 
-__all__ = ["CONTEXT", "PATTERNS", "ContactRecognizer", "invalidate"]
+__all__ = ["CONTEXT", "PATTERNS", "ClinicalContactRecognizer", "invalidate"]
 
 PATTERNS: Final[tuple[PhiPattern, ...]] = (
     PhiPattern("phone_nanp",
@@ -66,7 +66,7 @@ def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
     return False
 
 
-class ContactRecognizer(RegexRecognizer):
+class ClinicalContactRecognizer(PhiRegexRecognizer):
     """Phone/fax/pager numbers, e-mail, URLs, IPs and SSNs."""
 
     PATTERNS = PATTERNS

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from codeproof.deid.recognizers.base import PhiPattern, RegexRecognizer
+from codeproof.deid.recognizers.base import PhiPattern, PhiRegexRecognizer
 
-__all__ = ["CONTEXT", "PATTERNS", "DateRecognizer", "invalidate"]
+__all__ = ["CONTEXT", "PATTERNS", "ClinicalDateRecognizer", "invalidate"]
 
 _MONTH = (r"(?:january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul|"
           r"august|aug|september|sept|sep|october|oct|november|nov|december|dec)")
@@ -98,7 +98,7 @@ def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
     return False
 
 
-class DateRecognizer(RegexRecognizer):
+class ClinicalDateRecognizer(PhiRegexRecognizer):
     """Dates in clinical formats (7/22, 10/18/03, July 29th, 21 Apr) and event years."""
 
     PATTERNS = PATTERNS

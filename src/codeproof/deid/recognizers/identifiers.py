@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from codeproof.deid.recognizers.base import PhiPattern, RegexRecognizer
+from codeproof.deid.recognizers.base import PhiPattern, PhiRegexRecognizer
 
-__all__ = ["CONTEXT", "PATTERNS", "IdentifierRecognizer", "invalidate"]
+__all__ = ["CONTEXT", "PATTERNS", "ClinicalIdentifierRecognizer", "invalidate"]
 
 _LABEL = (r"(?:mrn|mr\s*#|mr\s+no\.?|medical\s+record(?:\s+(?:number|no\.?|#))?|"
           r"record\s*(?:#|no\.?|number)|acct|account|acc\s*#|unit\s*(?:no\.?|number|#)|"
@@ -34,7 +34,7 @@ def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
     return False
 
 
-class IdentifierRecognizer(RegexRecognizer):
+class ClinicalIdentifierRecognizer(PhiRegexRecognizer):
     """Medical record, account, device, licence and reference numbers."""
 
     PATTERNS = PATTERNS

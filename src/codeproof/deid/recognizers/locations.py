@@ -20,7 +20,7 @@ from codeproof.deid.recognizers.base import result
 from codeproof.deid.recognizers.names import word_class
 from codeproof.deid.recognizers.tokens import Token, case_mode, tokenize
 
-__all__ = ["ADDRESS_PATTERNS", "CONTEXT", "LocationRecognizer", "invalidate"]
+__all__ = ["ADDRESS_PATTERNS", "CONTEXT", "ClinicalLocationRecognizer", "invalidate"]
 
 _STREET = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|court|ct|way|"
            r"place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq)")
@@ -62,7 +62,7 @@ def invalidate(tokens: list[Token], first: int, last: int) -> bool:
     return not words or all(len(t.text) == 1 for t in words)
 
 
-class LocationRecognizer(EntityRecognizer):
+class ClinicalLocationRecognizer(EntityRecognizer):
     """Hospitals/units (``HOSPITAL``), cities (``LOCATION``), addresses (``ADDRESS``)."""
 
     def __init__(self, lexicons: Lexicons) -> None:

@@ -18,7 +18,7 @@ from codeproof.deid.lexicons import Lexicons
 from codeproof.deid.recognizers.base import result
 from codeproof.deid.recognizers.tokens import CaseMode, Token, case_mode, tokenize
 
-__all__ = ["CONTEXT", "NameRecognizer", "WordClass", "invalidate", "word_class"]
+__all__ = ["CONTEXT", "ClinicalNameRecognizer", "WordClass", "invalidate", "word_class"]
 
 WordClass = Literal["never", "strong", "ambiguous", "unknown", "word", "other"]
 
@@ -69,7 +69,7 @@ def invalidate(tokens: list[Token], first: int, last: int) -> bool:
     return not words or all(len(t.text) == 1 for t in words)
 
 
-class NameRecognizer(EntityRecognizer):
+class ClinicalNameRecognizer(EntityRecognizer):
     """Lexicon + context recognizer for personal names (entity ``NAME``)."""
 
     def __init__(self, lexicons: Lexicons) -> None:
