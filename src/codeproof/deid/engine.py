@@ -160,8 +160,9 @@ class DeidEngine:
         self.keep_years = keep_years
         self.score_threshold = score_threshold
         recognizers: list[Any] = [
-            ClinicalNameRecognizer(self.lex), ClinicalLocationRecognizer(self.lex), ClinicalDateRecognizer(),
-            ClinicalAgeRecognizer(), ClinicalContactRecognizer(), ClinicalIdentifierRecognizer(),
+            ClinicalNameRecognizer(self.lex), ClinicalLocationRecognizer(self.lex),
+            ClinicalDateRecognizer(), ClinicalAgeRecognizer(), ClinicalContactRecognizer(),
+            ClinicalIdentifierRecognizer(),
         ]
         nlp = _load_spacy(spacy_model if use_ner else "blank")
         if use_ner:
