@@ -14,7 +14,7 @@ from codeproof.justify.kb import load_kb
 from codeproof.justify.stage import JustifyStage
 from codeproof.justify.verify import GroundingContext, GroundingVerifier
 from codeproof.justify.writer import ModelWriter
-from codeproof.model import Justification
+from codeproof.model import Evidence, Justification
 from codeproof.registrations import get_registry
 from codeproof.runtime import Runtime
 
@@ -215,3 +215,23 @@ def test_tabular_statement_cites_the_terminology_with_inherited_notes(settings, 
     assert tabular and "billable code titled 'Other obstructive and reflux uropathy'" in \
         tabular[0].text
     assert "code first note" in tabular[0].text
+
+
+def test_broken_input_evidence_never_rejects_the_encounter(jsettings, jh) -> None:
+    """A code whose evidence does not match the note gets an honest, ungrounded mark."""
+    bad = Evidence(note_id="n1", start=0, end=5, quote="WRONG")
+    code = dataclasses.replace(jh.make().codes[0], system="ICD-10-PCS", code="4A07X0Z",
+                               description="Measurement of Visual Acuity, External Approach",
+                               evidence=(bad,))
+    enc = jh.make(codes=(code,), findings=(), mentions=())
+    out = JustifyStage(kb=load_kb(jsettings))(enc)
+    justification = out.justifications[0]
+    assert not justification.grounded
+    assert not any(s.evidence for s in justification.statements)
+    from codeproof.review.routing import RoutingStage
+
+    routed = RoutingStage(jsettings.routing)(dataclasses.replace(
+        out, codes=(dataclasses.replace(out.codes[0], confidence=0.99,
+                                        evidence=(jh.span(jh.NOTE, "Type 2"),)),)))
+    assert routed.decisions[1].routing == "coder_review"
+    assert "verification" in routed.decisions[1].reason

@@ -100,7 +100,9 @@ def test_violations_never_carry_note_text(encounter, jh) -> None:
 
 @pytest.mark.parametrize(("text", "phrases"), [
     ('He has "type 2 diabetes" and \u201cneuropathy\u201d.', ["type 2 diabetes", "neuropathy"]),
-    ('A "no" is too short.', []),
+    ('A "no" is short but quoted.', ["no"]),
+    ('"papilla" and "LE" and "Visual acuity (VA"', ["papilla", "LE", "Visual acuity (VA"]),
+    ('unbalanced "quote here', []),
     ("No quotes here.", []),
 ])
 def test_quoted_phrases(text: str, phrases: list[str]) -> None:
@@ -122,3 +124,26 @@ def test_model_verifier_needs_grounding_and_a_yes(encounter, jh, answer, accepte
     calls = len(llm.calls)
     assert not verifier.verify(enc, enc.codes[0], [bad], CONTEXT).accepted
     assert len(llm.calls) == calls  # ungrounded drafts never reach the second model
+
+
+def test_package_grounding_check(encounter, jsettings) -> None:
+    from codeproof.errors import UngroundedClaim
+    from codeproof.export.package import build_package
+    from codeproof.justify.kb import load_kb
+    from codeproof.justify.stage import JustifyStage
+    from codeproof.justify.verify import check_package_grounding, package_grounding_problems
+    from codeproof.review.routing import RoutingStage
+
+    out = RoutingStage(jsettings.routing)(JustifyStage(kb=load_kb(jsettings))(encounter))
+    package = build_package(out)
+    notes = {"n1": encounter.notes[0].text}
+    assert package_grounding_problems(package, notes) == []
+    check_package_grounding(package, notes)
+    statement = package["codes"][0]["justification"]["statements"][0]
+    statement["evidence"][0]["start"] += 1
+    statement["citations"].append("ICD-10-CM OCG I.Z.9")
+    problems = package_grounding_problems(package, notes)
+    assert any("does not match" in p for p in problems)
+    assert any("unknown citation" in p for p in problems)
+    with pytest.raises(UngroundedClaim):
+        check_package_grounding(package, notes)

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from typing import Any, ClassVar
 
-from codeproof.errors import CodeproofError, UngroundedClaim
+from codeproof.errors import CodeproofError
 from codeproof.justify.kb import KnowledgeBase, load_kb
 from codeproof.justify.verify import GroundingContext, GroundingVerifier, ModelVerifier, Verifier
 from codeproof.justify.writer import (
@@ -110,11 +110,13 @@ class JustifyStage:
         self.tabular = tabular
 
     def _grounded_template(self, encounter: Encounter, context: CodeContext,
-                           grounding: GroundingContext) -> tuple[Statement, ...]:
-        """Template statements that pass grounding; ungrounded ones are dropped.
+                           grounding: GroundingContext) -> tuple[tuple[Statement, ...], bool]:
+        """Template statements that pass grounding, and whether any grounded one remains.
 
         A template statement can only fail on malformed input evidence; it is then
-        dropped (logged without text) rather than failing the whole encounter.
+        dropped (logged without text) rather than failing the whole encounter. When
+        nothing grounded remains, one claim-free statement says so and the
+        justification is marked ungrounded (routing sends the code to a coder).
         """
         verifier = GroundingVerifier()
         draft = self.template.draft(encounter, context)
@@ -124,10 +126,12 @@ class JustifyStage:
         if bad:
             logger.warning("dropped %d ungrounded template statements for %s in encounter %s",
                            len(bad), context.code.code, encounter.id)
-        if not kept or not any(s.evidence or s.citations for s in kept):
-            raise UngroundedClaim(f"no grounded justification for {context.code.code}",
-                                  encounter=encounter.id, code=context.code.code)
-        return kept
+        if kept and any(s.evidence or s.citations for s in kept):
+            return kept, True
+        code = context.code
+        return (Statement(text=f"{code.system} {code.code} has no justification that passes "
+                               "verification; a coder must confirm it against the note.",
+                          codes=(code.code,)),), False
 
     def __call__(self, encounter: Encounter, /) -> Encounter:
         """Justify every code; return justifications and (possibly lowered) codes."""
@@ -143,6 +147,7 @@ class JustifyStage:
             verdict = self.verifier.verify(encounter, code, draft.statements, grounding,
                                            parse_error=draft.parse_error)
             rejected = 0
+            grounded = True
             writer_name = getattr(self.writer, "model_id", self.writer.name)
             verifier_name = verdict.verifier
             statements = draft.statements
@@ -151,7 +156,7 @@ class JustifyStage:
                 logger.info("draft for %s:%s in encounter %s rejected (%s); template fallback",
                             code.system, code.code, encounter.id, ",".join(kinds))
                 rejected = 1
-                statements = self._grounded_template(encounter, context, grounding)
+                statements, grounded = self._grounded_template(encounter, context, grounding)
                 if not isinstance(self.writer, TemplateWriter):
                     writer_name = f"{self.template.name} (fallback from {writer_name})"
                 verifier_name = (f"{GroundingVerifier.name} (draft rejected by "
@@ -166,7 +171,7 @@ class JustifyStage:
             codes.append(code)
             justifications.append(Justification(
                 system=code.system, code=code.code, statements=statements,
-                writer=writer_name, verifier=verifier_name, grounded=True,
+                writer=writer_name, verifier=verifier_name, grounded=grounded,
                 rejected_drafts=rejected,
             ))
         out = dataclasses.replace(encounter, justifications=tuple(justifications),

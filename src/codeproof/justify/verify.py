@@ -22,16 +22,18 @@ numbers, offsets, codes and citations only: never note text.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from codeproof.backends.llm.base import LLMBackend
-from codeproof.errors import BackendError
+from codeproof.errors import BackendError, UngroundedClaim
 from codeproof.model import CodeAssignment, Encounter, Evidence, Statement
 
 __all__ = [
     "GroundingContext",
+    "check_package_grounding",
+    "package_grounding_problems",
     "GroundingVerifier",
     "ModelVerifier",
     "Verdict",
@@ -44,13 +46,25 @@ ViolationKind = Literal["unparseable", "empty", "unknown_note", "bad_offsets",
                         "quote_mismatch", "unquoted_claim", "unknown_code",
                         "unknown_citation", "unsupported", "model_rejected"]
 
-_QUOTED = re.compile(r"\"([^\"]{3,})\"|\u201c([^\u201d]{3,})\u201d")
+_CURLY = re.compile("\u201c([^\u201d]*)\u201d")
 _CODE_IN_TEXT = re.compile(r"\b([A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)\b")
 
 
 def quoted_phrases(text: str) -> list[str]:
-    """Phrases a statement puts in straight or curly double quotes."""
-    return [a or b for a, b in _QUOTED.findall(text)]
+    """Phrases a statement puts in straight or curly double quotes.
+
+    Straight quotes are paired in order (1st with 2nd, 3rd with 4th...), so the text
+    between two quoted phrases is never mistaken for a quote; empty phrases are skipped.
+    """
+    straight = _CURLY.sub(" ", text).split('"')[1::2]
+    if text.count('"') % 2:
+        straight = straight[:-1]  # an unbalanced final mark opens no phrase
+    return [p for p in (*straight, *_CURLY.findall(text)) if p.strip()]
+
+
+def _without_quotes(text: str) -> str:
+    parts = _CURLY.sub(" ", text).split('"')
+    return " ".join(parts[0::2])
 
 
 def _norm_code(code: str) -> str:
@@ -143,7 +157,7 @@ class GroundingVerifier:
                                            detail=citation[:80]))
             # quoted phrases are checked verbatim above; a code-like token inside the
             # note's own words ("vitamin B12", "T12 vertebra") is not a coding claim
-            claim_text = _QUOTED.sub(" ", statement.text)
+            claim_text = _without_quotes(statement.text)
             allowed_text = " ".join([cited_text, context.code_text, *quotes])
             named = {_norm_code(c) for c in statement.codes}
             named |= {c for c in _CODE_IN_TEXT.findall(claim_text) if c not in allowed_text}
@@ -200,3 +214,50 @@ class ModelVerifier:
             return Verdict(accepted=True, verifier=label)
         return Verdict(accepted=False, verifier=label, violations=(
             Violation(statement=-1, kind="model_rejected", detail="second model said no"),))
+
+
+def package_grounding_problems(package: Mapping[str, Any], notes: Mapping[str, str], *,
+                               extra_citations: Iterable[str] = ()) -> list[str]:
+    """Problems (PHI-free) in a package's justifications; empty when all is grounded.
+
+    Checks every statement of every code: quotes against ``notes`` (note id -> text)
+    at their offsets, citations against the guideline corpus, the package's rule
+    findings, Tabular and payer-policy citations and ``extra_citations``, and the
+    codes a statement names against the package's codes.
+    """
+    from codeproof.justify.kb import load_guidelines
+
+    known = {r.citation for r in load_guidelines()} | set(extra_citations)
+    known |= {str(f.get("rule_id")) for f in package.get("findings") or []}
+    codes = {str(c.get("code")) for c in package.get("codes") or []}
+    problems: list[str] = []
+    for code in package.get("codes") or []:
+        where = f"{package.get('encounter_id')}:{code.get('code')}"
+        justification = code.get("justification")
+        if not justification:
+            problems.append(f"{where}: no justification")
+            continue
+        if not justification.get("grounded", False):
+            problems.append(f"{where}: marked ungrounded")
+        for statement in justification.get("statements") or []:
+            for ev in statement.get("evidence") or []:
+                text = notes.get(str(ev.get("note_id")))
+                start, end = int(ev.get("start", -1)), int(ev.get("end", -1))
+                if text is None or text[start:end] != ev.get("quote") or start < 0:
+                    problems.append(f"{where}: quote at {start}-{end} does not match")
+            for citation in statement.get("citations") or []:
+                if not (citation in known or citation.startswith("ICD-10-CM Tabular ")
+                        or " policy " in citation):
+                    problems.append(f"{where}: unknown citation {citation}")
+            for named in statement.get("codes") or []:
+                if named not in codes:
+                    problems.append(f"{where}: names {named} outside the code set")
+    return problems
+
+
+def check_package_grounding(package: Mapping[str, Any], notes: Mapping[str, str]) -> None:
+    """Raise :class:`UngroundedClaim` naming the first problem of ``package``."""
+    problems = package_grounding_problems(package, notes)
+    if problems:
+        raise UngroundedClaim(f"{len(problems)} grounding problems; first: {problems[0]}",
+                              encounter=str(package.get("encounter_id")))

@@ -5,7 +5,8 @@ the rule findings about it:
 
 - a documentation-gap / CDI finding, or confidence below ``review_threshold``
   (default 0.70) -> ``cdi_query`` with a drafted, non-leading physician query;
-- a blocking finding, or a code with no verbatim evidence -> ``coder_review``;
+- a blocking finding, a code with no verbatim evidence, or one whose justification
+  did not pass verification (``grounded`` false) -> ``coder_review``;
 - confidence at or above ``auto_threshold`` (default 0.90) -> ``auto_finalize``,
   with a deterministic post-coding audit sample (``audit_sample_rate``, default
   5%): the SHA-256 of encounter id + code decides, so reruns sample the same codes;
@@ -138,8 +139,9 @@ def draft_query(encounter: Encounter, *, evidence: Sequence[Evidence],
 
 
 def route_code(encounter: Encounter, code: CodeAssignment, *, findings: Sequence[RuleFinding],
-               thresholds: Thresholds, cdi_patterns: Sequence[str]) -> RoutingDecision:
-    """The routing decision for one code."""
+               thresholds: Thresholds, cdi_patterns: Sequence[str],
+               grounded: bool = True) -> RoutingDecision:
+    """The routing decision for one code (``grounded``: its justification verified)."""
     mine = [f for f in findings if _applies(f, code)]
     cdi = [f for f in mine if is_cdi_finding(f, cdi_patterns)]
     blocking = [f for f in mine if f.blocking]
@@ -159,6 +161,10 @@ def route_code(encounter: Encounter, code: CodeAssignment, *, findings: Sequence
     if not code.evidence:
         return RoutingDecision(system=code.system, code=code.code, routing="coder_review",
                                reason="no verbatim evidence span", confidence=confidence)
+    if not grounded:
+        return RoutingDecision(system=code.system, code=code.code, routing="coder_review",
+                               reason="justification did not pass verification",
+                               confidence=confidence)
     if confidence >= thresholds.auto:
         sampled = in_audit_sample(encounter.id, code.system, code.code,
                                   thresholds.audit_sample_rate)
@@ -226,8 +232,10 @@ class RoutingStage:
         thresholds = thresholds_for(self.routing, setting=encounter.setting,
                                     specialty=encounter.specialty)
         patterns = tuple(self.routing.cdi_rule_patterns)
+        ungrounded = {(j.system, j.code) for j in encounter.justifications if not j.grounded}
         decisions = [route_code(encounter, code, findings=encounter.findings,
-                                thresholds=thresholds, cdi_patterns=patterns)
+                                thresholds=thresholds, cdi_patterns=patterns,
+                                grounded=(code.system, code.code) not in ungrounded)
                      for code in encounter.codes]
         overall = route_encounter(encounter, decisions, findings=encounter.findings,
                                   cdi_patterns=patterns)
