@@ -200,7 +200,10 @@ class Coder:
                 before_of=lambda h: _sentence_text(encounter, h, before=True),
                 seventh_character=self.seventh_character)
             codes.extend(self._assignment(encounter, p, model.info) for p in chosen)
-        codes = _sequence(codes)[: self.max_codes]
+        if len(codes) > self.max_codes:  # keep the most confident, then sequence
+            keep = sorted(codes, key=lambda c: -c.confidence)[: self.max_codes]
+            codes = [c for c in codes if c in keep]
+        codes = _sequence(codes)
         candidates = tuple(self._candidate(encounter, s, hits[(s.system, s.candidate.code)])
                            for s in ranked if s.p >= self.min_confidence)
         out = dataclasses.replace(encounter, candidates=candidates, codes=tuple(codes))

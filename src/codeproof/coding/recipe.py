@@ -20,7 +20,13 @@ from codeproof.coding.candidates import CodeInfoLite, analyze
 from codeproof.coding.corpus import load_codiesp
 from codeproof.coding.lexicon import TitleIndex
 from codeproof.coding.reference import cm_reference, pcs_reference, source_versions
-from codeproof.coding.train import GBM_PARAMS, MAX_N, SystemModel, train_system
+from codeproof.coding.train import (
+    GBM_PARAMS,
+    LEXICON_PARAMS,
+    MAX_N,
+    SystemModel,
+    train_system,
+)
 
 __all__ = ["MODEL_NAME", "build_artifact"]
 
@@ -70,6 +76,7 @@ def build_artifact(data_root: Path, out: Path | None = None, *, folds: int = 5,
         "max_n": MAX_N,
         "ranker": {"kind": "sklearn HistGradientBoostingClassifier (exported trees)",
                    "params": GBM_PARAMS},
+        "lexicon": LEXICON_PARAMS,
         "calibration": "isotonic on grouped cross-validated scores",
         "libraries": {"scikit-learn": _version("scikit-learn"), "numpy": _version("numpy"),
                       **source_versions()},

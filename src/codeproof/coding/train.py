@@ -39,11 +39,16 @@ from codeproof.coding.corpus import CorpusDoc
 from codeproof.coding.lexicon import Lexicon, TitleIndex, term_stems
 from codeproof.coding.ranking import Calibrator, TreeEnsemble
 
-__all__ = ["GBM_PARAMS", "SystemModel", "TrainReport", "title_stem_map", "train_system"]
+__all__ = ["GBM_PARAMS", "LEXICON_PARAMS", "SystemModel", "TrainReport", "title_stem_map",
+           "train_system"]
 
 logger = logging.getLogger(__name__)
 
 MAX_N = 4
+LEXICON_PARAMS: dict[str, Any] = {
+    "min_co": 2, "min_p": 0.05, "max_df_ratio": 0.25, "aligned_max_df": 6,
+    "max_per_phrase": 12,
+}
 GBM_PARAMS: dict[str, Any] = {
     "max_iter": 200, "learning_rate": 0.06, "max_leaf_nodes": 15, "min_samples_leaf": 20,
     "l2_regularization": 1.0, "early_stopping": False, "random_state": 0,
@@ -185,7 +190,7 @@ def train_system(docs: Sequence[CorpusDoc], *, system: str,
         test_idx = [i for i in range(len(docs)) if i % folds == k]
         lexicon = Lexicon.learn(
             [(phrase_sets[i], set(_gold(docs[i], system))) for i in train_idx],
-            title_stems=stems, max_n=MAX_N)
+            title_stems=stems, max_n=MAX_N, **LEXICON_PARAMS)
         prior, prior_cat = _priors([docs[i] for i in train_idx], system)
         for i in test_idx:
             gold = _gold(docs[i], system)
@@ -206,10 +211,15 @@ def train_system(docs: Sequence[CorpusDoc], *, system: str,
         oof[te] = model.predict_proba(x[te])[:, 1]
     calibrator = Calibrator.fit(oof, y)
     calibrated = calibrator(oof)
+    # honest ECE: isotonic fit on other notes' scores, measured on held-out notes
+    held_out_cal = np.zeros(len(y))
+    for tr, te in GroupKFold(n_splits=folds).split(x, y, g):
+        held_out_cal[te] = Calibrator.fit(oof[tr], y[tr])(oof[te])
     threshold, best = _choose_threshold(calibrated, y, g, gold_by_doc)
     final = HistGradientBoostingClassifier(**params).fit(x, y)
     lexicon = Lexicon.learn([(phrase_sets[i], set(_gold(d, system))) for i, d in
-                             enumerate(docs)], title_stems=stems, max_n=MAX_N)
+                             enumerate(docs)], title_stems=stems, max_n=MAX_N,
+                            **LEXICON_PARAMS)
     prior, prior_cat = _priors(docs, system)
     model_out = SystemModel(
         system=system, info=info, index=index, lexicon=lexicon, prior=dict(prior),
@@ -221,6 +231,6 @@ def train_system(docs: Sequence[CorpusDoc], *, system: str,
         candidate_recall=round(float(y.sum()) / max(gold_total, 1), 4),
         oof_precision=round(best[0], 4), oof_recall=round(best[1], 4),
         oof_f1=round(best[2], 4), oof_map=round(best[3], 4), threshold=threshold,
-        ece=round(_ece(calibrated, y), 4),
+        ece=round(_ece(held_out_cal, y), 4),
         seconds=round(time.perf_counter() - t0, 1))
     return model_out, report
