@@ -304,6 +304,15 @@ class Store(ABC):
         """Finalize an encounter: every code needs a decision first."""
 
     @abstractmethod
+    def get_attestation(self, encounter_id: str, *,
+                        principal: Principal) -> AttestationRecord | None:
+        """The attestation of an encounter, if any."""
+
+    @abstractmethod
+    def history(self, encounter_id: str, *, principal: Principal) -> list[dict[str, Any]]:
+        """The review trail (decisions, CDI edits, attestation) of one encounter."""
+
+    @abstractmethod
     def review_queue(self, queue: str, *, principal: Principal,
                      limit: int = 50) -> list[QueueItem]:
         """``coder`` | ``cdi`` | ``audit`` queue, highest priority / lowest confidence first."""
