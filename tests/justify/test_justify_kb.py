@@ -28,7 +28,8 @@ def test_guideline_records_are_citable_and_unique() -> None:
     ids = [r.id for r in records]
     assert len(set(ids)) == len(ids)
     for record in records:
-        assert record.citation.startswith("ICD-10-CM OCG ")
+        assert record.citation.startswith(("ICD-10-CM OCG ", "ICD-10-PCS OG "))
+        assert record.system in {"ICD-10-CM", "ICD-10-PCS"}
         assert record.kind == "guideline" and record.text and record.title
         assert set(record.triggers) <= {"historical", "uncertain", "family", "negated",
                                          "hypothetical", "inpatient", "outpatient",
@@ -256,3 +257,19 @@ def test_chapter_specific_guidance_only_applies_to_its_codes(jsettings, code, de
         code, description=description, flags=flags, k=4)]
     assert f"ICD-10-CM OCG {forbidden}" not in cited
     assert cited  # general guidance still applies
+
+
+@pytest.mark.parametrize(("system", "code", "expected", "absent"), [
+    ("ICD-10-PCS", "0DTJ4ZZ", "ICD-10-PCS OG B3.8", "ICD-10-CM OCG I.C.2"),  # resection
+    ("ICD-10-PCS", "0DBN8ZX", "ICD-10-PCS OG B3.4a", None),  # diagnostic excision
+    ("ICD-10-PCS", "0210093", "ICD-10-PCS OG B3.6a", None),  # coronary bypass
+    ("ICD-10-PCS", "4A07X0Z", "ICD-10-PCS OG Sec.4", "ICD-10-PCS OG B3.1a"),
+    ("ICD-10-PCS", "BW28ZZZ", "ICD-10-PCS OG Sec.B", "ICD-10-CM OCG I.C.1.a"),
+    # negative: a CM code never gets PCS guidance, even with a matching first character
+    ("ICD-10-CM", "B20", "ICD-10-CM OCG I.C.1.a", "ICD-10-PCS OG Sec.B"),
+])
+def test_for_code_keeps_code_systems_apart(jsettings, system, code, expected, absent) -> None:
+    cited = [h.record.citation for h in load_kb(jsettings).for_code(code, system=system, k=6)]
+    assert expected in cited
+    if absent:
+        assert absent not in cited

@@ -217,21 +217,26 @@ def test_tabular_statement_cites_the_terminology_with_inherited_notes(settings, 
     assert "code first note" in tabular[0].text
 
 
-def test_broken_input_evidence_never_rejects_the_encounter(jsettings, jh) -> None:
-    """A code whose evidence does not match the note gets an honest, ungrounded mark."""
-    bad = Evidence(note_id="n1", start=0, end=5, quote="WRONG")
-    code = dataclasses.replace(jh.make().codes[0], system="ICD-10-PCS", code="4A07X0Z",
-                               description="Measurement of Visual Acuity, External Approach",
-                               evidence=(bad,))
-    enc = jh.make(codes=(code,), findings=(), mentions=())
-    out = JustifyStage(kb=load_kb(jsettings))(enc)
-    justification = out.justifications[0]
-    assert not justification.grounded
-    assert not any(s.evidence for s in justification.statements)
+@pytest.mark.parametrize(("system", "code", "grounded"), [
+    ("ICD-10-PCS", "4A07X0Z", True),   # guideline citations remain: grounded, no evidence
+    ("CPT", "99213", False),           # nothing citable remains: marked ungrounded
+])
+def test_broken_input_evidence_never_rejects_the_encounter(jsettings, jh, system, code,
+                                                           grounded) -> None:
+    """Unverifiable evidence is dropped from the code; the encounter still comes out."""
     from codeproof.review.routing import RoutingStage
 
-    routed = RoutingStage(jsettings.routing)(dataclasses.replace(
-        out, codes=(dataclasses.replace(out.codes[0], confidence=0.99,
-                                        evidence=(jh.span(jh.NOTE, "Type 2"),)),)))
-    assert routed.decisions[1].routing == "coder_review"
-    assert "verification" in routed.decisions[1].reason
+    bad = Evidence(note_id="n1", start=0, end=5, quote="WRONG")
+    assignment = dataclasses.replace(jh.make().codes[0], system=system, code=code,
+                                     description="a procedure", evidence=(bad,),
+                                     confidence=0.99)
+    enc = jh.make(codes=(assignment,), findings=(), mentions=())
+    out = JustifyStage(kb=load_kb(jsettings))(enc)
+    justification = out.justifications[0]
+    assert justification.grounded is grounded
+    assert not any(s.evidence for s in justification.statements)
+    assert out.codes[0].evidence == ()
+    decision = RoutingStage(jsettings.routing)(out).decisions[1]
+    assert decision.routing == "coder_review"
+    if not grounded:
+        assert out.codes[0].confidence < 0.99

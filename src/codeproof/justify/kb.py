@@ -121,6 +121,7 @@ class KBRecord:
     applies_to: tuple[str, ...] = ()
     triggers: tuple[str, ...] = ()
     payer: str = ""
+    system: str = ""  # code system a guideline belongs to ("" = ICD-10-CM)
 
     @property
     def index_text(self) -> str:
@@ -158,25 +159,37 @@ class KBHit:
     via: tuple[str, ...] = ()  # "bm25", "dense", "prefix:E11", "trigger:historical"
 
 
+#: Built-in guideline files and the id prefix of their records.
+GUIDELINE_FILES = (("resources/guidelines_icd10cm_fy2026.json", "ocg"),
+                   ("resources/guidelines_icd10pcs_fy2026.json", "pcs"))
+
+
 def load_guidelines() -> tuple[KBRecord, ...]:
-    """The built-in ICD-10-CM Official Guidelines records."""
-    raw = files("codeproof.justify").joinpath(
-        "resources/guidelines_icd10cm_fy2026.json").read_text(encoding="utf-8")
-    data = json.loads(raw)
-    short, version = data["source_short"], data["version"]
+    """The built-in ICD-10-CM and ICD-10-PCS Official Guidelines records."""
     allowed = {"id", "title", "text", "keywords", "applies_to", "triggers"}
     records = []
-    for item in data["records"]:
-        if set(item) - allowed:
-            raise KnowledgeBaseError(f"guideline {item.get('id')} has unknown keys "
-                                     f"{sorted(set(item) - allowed)}")
-        records.append(KBRecord(
-            id=f"ocg:{item['id']}", kind="guideline", title=item["title"], text=item["text"],
-            citation=f"{short} {item['id']}", source=data["source"], version=version,
-            keywords=item.get("keywords", ""), applies_to=tuple(item.get("applies_to", ())),
-            triggers=tuple(item.get("triggers", ())),
-        ))
+    for name, prefix in GUIDELINE_FILES:
+        data = json.loads(files("codeproof.justify").joinpath(name).read_text(encoding="utf-8"))
+        short, version = data["source_short"], data["version"]
+        for item in data["records"]:
+            if set(item) - allowed:
+                raise KnowledgeBaseError(f"guideline {item.get('id')} has unknown keys "
+                                         f"{sorted(set(item) - allowed)}")
+            records.append(KBRecord(
+                id=f"{prefix}:{item['id']}", kind="guideline", title=item["title"],
+                text=item["text"], citation=f"{short} {item['id']}", source=data["source"],
+                version=version, keywords=item.get("keywords", ""),
+                applies_to=tuple(item.get("applies_to", ())),
+                triggers=tuple(item.get("triggers", ())),
+                system=data.get("system", "ICD-10-CM"),
+            ))
     return tuple(records)
+
+
+def code_matches(code: str, pattern: str) -> bool:
+    """True when ``code`` starts with ``pattern`` (``?`` matches any one character)."""
+    return len(code) >= len(pattern) and all(p in ("?", c) for p, c in zip(pattern, code,
+                                                                             strict=False))
 
 
 def corpus_version(records: Iterable[KBRecord]) -> str:
@@ -328,7 +341,7 @@ class KnowledgeBase:
         return cached
 
     def for_code(self, code: str, *, description: str = "", flags: Iterable[str] = (),
-                 k: int = 3) -> list[KBHit]:
+                 k: int = 3, system: str = "ICD-10-CM") -> list[KBHit]:
         """Guidance for one code: trigger matches, then code-prefix matches, then search.
 
         ``flags`` are assertion and setting words of the coded mention
@@ -337,18 +350,19 @@ class KnowledgeBase:
         with code prefixes (chapter-specific guidance) only to codes under them: the
         search fill can only add general guidance, never another chapter's rules.
         """
-        key = (code, description, frozenset(flags), k)
+        key = (f"{system}:{code}", description, frozenset(flags), k)
         cached = self._for_code_cache.get(key)
         if cached is not None:
             return list(cached)
-        hits = self._for_code(code, description=description, flags=key[2], k=k)
+        hits = self._for_code(code, description=description, flags=key[2], k=k,
+                              system=system)
         if len(self._for_code_cache) >= 8192:
             self._for_code_cache.clear()
         self._for_code_cache[key] = tuple(hits)
         return hits
 
     def _for_code(self, code: str, *, description: str, flags: frozenset[str],
-                  k: int) -> list[KBHit]:
+                  k: int, system: str) -> list[KBHit]:
         flag_set = set(flags)
         setting = flag_set & SETTINGS_TRIGGERS
         picked: dict[str, KBHit] = {}
@@ -358,8 +372,12 @@ class KnowledgeBase:
             return not restricted or bool(restricted & setting)
 
         def code_ok(record: KBRecord) -> bool:
-            # a chapter-specific passage (with code prefixes) applies only to its codes
-            return not record.applies_to or any(code.startswith(p) for p in record.applies_to)
+            # guidance of one code system never applies to another; a chapter-specific
+            # passage (with code patterns) applies only to the codes under them
+            if (record.system or "ICD-10-CM") != system:
+                return False
+            return not record.applies_to or any(code_matches(code, p)
+                                                for p in record.applies_to)
 
         guidelines = [r for r in self.records
                       if r.kind == "guideline" and setting_ok(r) and code_ok(r)]
@@ -371,13 +389,14 @@ class KnowledgeBase:
                                           via=tuple(f"trigger:{m}" for m in matched))
         prefix_hits = []
         for record in guidelines:
-            best = max((len(p) for p in record.applies_to if code.startswith(p)), default=0)
+            matched = [p for p in record.applies_to if code_matches(code, p)]
+            best = max(matched, key=lambda p: len(p.replace("?", "")), default="")
             if best and record.id not in picked:
-                prefix_hits.append((best, record))
-        prefix_hits.sort(key=lambda item: (-item[0], item[1].id))
-        for length, record in prefix_hits:
+                prefix_hits.append((len(best.replace("?", "")), best, record))
+        prefix_hits.sort(key=lambda item: (-item[0], item[2].id))
+        for length, pattern, record in prefix_hits:
             picked[record.id] = KBHit(record=record, score=2.0 + length / 10,
-                                      via=(f"prefix:{code[:length]}",))
+                                      via=(f"prefix:{pattern}",))
         ranked = sorted(picked.values(), key=lambda h: -h.score)
         if len(ranked) < k and description:
             for hit in self.search(description, k=k * 4, kinds=("guideline",)):

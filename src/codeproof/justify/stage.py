@@ -74,7 +74,8 @@ def build_contexts(encounter: Encounter, kb: KnowledgeBase, *, k: int = 3,
     for code in encounter.codes:
         flags = _flags(encounter, code)
         wanted = set(code.mention_ids)
-        hits = kb.for_code(code.code, description=code.description, flags=flags, k=k)
+        hits = kb.for_code(code.code, description=code.description, flags=flags, k=k,
+                           system=code.system)
         if code.system in {"ICD-10-CM", "ICD-10-PCS"}:
             policy = kb.search(f"{code.code} {code.description}", k=1, kinds=("policy",))
             if encounter.payer:
@@ -163,6 +164,12 @@ class JustifyStage:
                                  f"{verdict.verifier}: {','.join(kinds)})")
                 code = dataclasses.replace(
                     code, confidence=round(max(0.0, code.confidence - self.rejection_penalty), 4))
+            if len(context.evidence) != len(code.evidence):
+                # spans whose quote is not the note text at its offsets never leave here
+                logger.warning("dropped %d unverifiable evidence spans of %s in encounter %s",
+                               len(code.evidence) - len(context.evidence), code.code,
+                               encounter.id)
+                code = dataclasses.replace(code, evidence=context.evidence)
             refs = tuple(dict.fromkeys(
                 c for s in statements for c in s.citations if c in context.citations
                 and not any(c == f.rule_id for f in context.findings)))
