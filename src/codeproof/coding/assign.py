@@ -137,11 +137,10 @@ class Coder:
             cands = generate(doc, index=model.index, lexicon=model.lexicon, info=model.info,
                              prior=model.prior, prior_cat=model.prior_cat,
                              n_train=model.n_train, context=ctx,
-                             section_weight=weight if sections else None)
+                             section_weight=weight if sections else None,
+                             note_id=note.id)
             if not cands:
                 continue
-            cands = [dataclasses.replace(c, hits=tuple(
-                dataclasses.replace(h, note_id=note.id) for h in c.hits)) for c in cands]
             x = np.asarray([c.features for c in cands], dtype=np.float64)
             present = x.copy()
             present[:, list(_CONTEXT_FEATURES)] = 0.0
@@ -192,12 +191,13 @@ class Coder:
                               hits=tuple(hits[(s.system, s.candidate.code)]))
                      for s in ranked]
         codes: list[CodeAssignment] = []
+        texts = {note.id: encounter.model_text(note.id) for note in encounter.notes}
         for system, model in self.systems.items():
             chosen = apply_guidelines(
                 [p for p in proposals if p.system == system], setting=encounter.setting,
                 threshold=self.threshold(system), info=model.info,
-                text_of=lambda h: _sentence_text(encounter, h),
-                before_of=lambda h: _sentence_text(encounter, h, before=True),
+                text_of=lambda h: _sentence_text(texts[h.note_id], h),
+                before_of=lambda h: _sentence_text(texts[h.note_id], h, before=True),
                 seventh_character=self.seventh_character)
             codes.extend(self._assignment(encounter, p, model.info) for p in chosen)
         if len(codes) > self.max_codes:  # keep the most confident, then sequence
@@ -263,8 +263,7 @@ class Coder:
                                     evidence=evidence))
 
 
-def _sentence_text(encounter: Encounter, hit: Hit, *, before: bool = False) -> str:
-    text = encounter.model_text(hit.note_id)
+def _sentence_text(text: str, hit: Hit, *, before: bool = False) -> str:
     start = max(text.rfind("\n", 0, hit.start), text.rfind(". ", 0, hit.start)) + 1
     if before:
         return text[start:hit.start]

@@ -132,7 +132,7 @@ def _hit_rank(hit: Hit) -> tuple[int, int, float]:
 _CtxFn = Callable[[int, int, int], Context]
 
 
-def _title_hits(doc: DocAnalysis, index: TitleIndex, ctx: _CtxFn) -> list[Hit]:
+def _title_hits(doc: DocAnalysis, index: TitleIndex, ctx: _CtxFn, note_id: str) -> list[Hit]:
     hits: list[Hit] = []
     for si, tokens in enumerate(doc.tokens):
         if not tokens:
@@ -152,12 +152,12 @@ def _title_hits(doc: DocAnalysis, index: TitleIndex, ctx: _CtxFn) -> list[Hit]:
                 start=tokens[lo].start, end=tokens[hi].end, sentence=si,
                 strength=float(len(term.stems)),
                 compact=(hi - lo + 1) / len(term.stems),
-                context=ctx(si, tokens[lo].start, tokens[hi].end)))
+                context=ctx(si, tokens[lo].start, tokens[hi].end), note_id=note_id))
     return hits
 
 
 def _lexicon_hits(doc: DocAnalysis, lexicon: Lexicon, allowed: Callable[[str], bool],
-                  ctx: _CtxFn) -> list[Hit]:
+                  ctx: _CtxFn, note_id: str) -> list[Hit]:
     hits: list[Hit] = []
     for phrase, (si, start, end) in doc.phrases.items():
         stats = lexicon.get(phrase)
@@ -170,7 +170,7 @@ def _lexicon_hits(doc: DocAnalysis, lexicon: Lexicon, allowed: Callable[[str], b
             hits.append(Hit(code=stat.code, source="lexicon", start=start, end=end,
                             sentence=si, strength=stat.p, co=stat.co, df=stat.df,
                             n=phrase.count(" ") + 1, aligned=stat.aligned,
-                            context=context))
+                            context=context, note_id=note_id))
     return hits
 
 
@@ -178,7 +178,8 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
              info: Mapping[str, CodeInfoLite], prior: Mapping[str, int],
              prior_cat: Mapping[str, int], n_train: int,
              context: _CtxFn | None = None,
-             section_weight: Callable[[int], float] | None = None) -> list[Candidate]:
+             section_weight: Callable[[int], float] | None = None,
+             note_id: str = "") -> list[Candidate]:
     """Propose codes for ``doc`` with their features.
 
     ``context(sentence, start, end)`` gives the assertion of a span (defaults to the built-in
@@ -200,10 +201,11 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
 
     by_code: dict[str, list[Hit]] = defaultdict(list)
     if index is not None:
-        for hit in _title_hits(doc, index, ctx):
+        for hit in _title_hits(doc, index, ctx, note_id):
             by_code[hit.code].append(hit)
     if lexicon is not None:
-        for hit in _lexicon_hits(doc, lexicon, lambda code: code in info, ctx):
+        for hit in _lexicon_hits(doc, lexicon, lambda code: code in info, ctx,
+                                 note_id):
             by_code[hit.code].append(hit)
     best_title_in_cat: dict[str, float] = defaultdict(float)
     cat_count: dict[str, int] = defaultdict(int)

@@ -314,15 +314,20 @@ def _laterality(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
 def _sided_sibling(code: str, title: str, side: str,
                    info: Mapping[str, CodeInfoLite]) -> str | None:
     lowered = title.lower()
-    parent = code[:-1]
-    for candidate, meta in info.items():
-        if not candidate.startswith(parent) or candidate == code or len(candidate) != len(code):
-            continue
+    for candidate in _siblings(code, info):
+        meta = info[candidate]
         other = meta.title.lower()
         for unspec in ("unspecified side", "unspecified"):
             if unspec in lowered and lowered.replace(unspec, side, 1) == other:
                 return candidate
     return None
+
+
+def _siblings(code: str, info: Mapping[str, CodeInfoLite]) -> list[str]:
+    """Codes of the same length that differ from ``code`` in the last character only."""
+    parent = code[:-1]
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return [parent + c for c in last if parent + c != code and parent + c in info]
 
 
 def _seventh(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
