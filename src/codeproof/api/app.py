@@ -50,8 +50,7 @@ def create_app(runtime: Runtime | None = None, *, parse: Parse | None = None,
 
     def warm_up() -> None:
         # the real pipeline loads its models on first use: do it now, not on a request
-        if code is None:
-            runtime.resource("pipeline", lambda rt: rt.pipeline())
+        service.warm_up()
         ctx.warm.set()
         logger.info("coding pipeline ready")
 

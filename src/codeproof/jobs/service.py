@@ -111,6 +111,16 @@ class CodingService:
             self._code = _default_code()
         return self._code
 
+    def warm_up(self) -> None:
+        """Load the real pipeline's models now (they load lazily on first use).
+
+        A worker warms up *before* claiming its first job, so that model loading
+        never eats a job's lease; the server warms up in the background and
+        reports readiness when done.
+        """
+        if self._code is None:  # the default coder: codeproof.run.code_encounter
+            self.runtime.resource("pipeline", lambda rt: rt.pipeline())
+
     def _region(self, tenant: str) -> str:
         return self.runtime.settings.security.tenant_regions.get(tenant, "US")
 
@@ -197,6 +207,7 @@ class Worker:
 
     def run(self, stop: threading.Event, *, max_jobs: int | None = None) -> int:
         """Work until ``stop`` is set (or ``max_jobs`` done); return jobs processed."""
+        self.service.warm_up()
         logger.info("%s started", self.name)
         while not stop.is_set():
             if max_jobs is not None and self.processed >= max_jobs:
