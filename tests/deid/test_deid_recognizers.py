@@ -165,3 +165,24 @@ def test_tokenize_offsets_are_exact() -> None:
     text = "Dr. O'Rourke, R.N.\r\n7/22"
     for token in tokenize(text):
         assert text[token.start:token.end] == token.text
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Healey", "strong"),  # census surname, not an English word
+        ("Vasquez", "strong"),
+        ("Bill", "ambiguous"),  # first name and an English word
+        ("White", "ambiguous"),
+        ("Swackhamer", "unknown"),  # in no list: needs context
+        ("clears", "word"),  # inflected English word, not a census name
+        ("BID", "never"),  # clinical abbreviation
+        ("micu", "never"),  # unit shape *icu
+        ("nsicu", "never"),
+        ("daughter", "never"),
+    ],
+)
+def test_word_class(lexicons, word: str, expected: str) -> None:
+    from codeproof.deid.recognizers.names import word_class
+
+    assert word_class(tokenize(word)[0], lexicons) == expected
