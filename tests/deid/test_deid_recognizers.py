@@ -39,6 +39,8 @@ def _found(recognizer, text: str) -> set[tuple[str, str]]:
         ("BP 120/80 HR 88", set()),
         ("pt may go home; MAR reviewed", set()),
         ("HR DEC TO 60", set()),
+        ("pain 5/10 after dose", set()),
+        ("PS 10/5 tolerated", set()),
     ],
 )
 def test_dates(text: str, expected: set[tuple[str, str]]) -> None:
@@ -121,6 +123,7 @@ def test_ages(text: str, expected: set[tuple[str, str]]) -> None:
         ("HPI: CHF on BID lasix, E11.9", set()),
         ("BP 120/80, HR 88, foley draining", set()),
         ("PT AWARE OF PLAN. MD NOTIFIED.", set()),
+        ("RESP: S. BREATH SOUNDS CLEAR", set()),
     ],
 )
 def test_names(lexicons, text: str, names: set[str]) -> None:

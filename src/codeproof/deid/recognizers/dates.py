@@ -71,6 +71,9 @@ def invalidate(match_text: str, text: str, start: int, end: int) -> bool:
         month, day = (int(x) for x in m.split("/"))
         if (month, day) in _FRACTIONS:  # 1/2 NS, 3/4 up, 5/5 strength
             return True
+        if day == 10 and re.search(r"(?:pain|discomfort|rated|rates|score|scale|level)"
+                                   r"[^\n]{0,20}$", text[max(0, start - 30):start].lower()):
+            return True  # pain 5/10
         before = text[max(0, start - 12):start].lower()
         if re.search(r"(?:bp|b/p|pressure|ratio|i:e)\s*:?\s*$", before):
             return True

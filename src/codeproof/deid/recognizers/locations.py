@@ -62,6 +62,11 @@ def invalidate(tokens: list[Token], first: int, last: int) -> bool:
     return not words or all(len(t.text) == 1 for t in words)
 
 
+def _has_real_word(surface: str) -> bool:
+    """A place has a word of two letters or more ("Q7", "C" are not places)."""
+    return any(len(w) >= 2 for w in re.findall(r"[A-Za-z]+", surface)) or surface[:1].isdigit()
+
+
 class ClinicalLocationRecognizer(EntityRecognizer):
     """Hospitals/units (``HOSPITAL``), cities (``LOCATION``), addresses (``ADDRESS``)."""
 
@@ -214,7 +219,7 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                         for w in words):
                     continue  # "4 MG SQ", "1 FOR INCREASED CT": doses and orders
                 out.append((match.start(group), match.end(group), "ADDRESS", 0.8, "address"))
-        return out
+        return [item for item in out if _has_real_word(text[item[0]:item[1]])]
 
     def _after_preposition(self, tokens: list[Token], classes: Sequence[str], i: int,
                            mode: str,

@@ -145,7 +145,9 @@ class ClinicalNameRecognizer(EntityRecognizer):
             if (tok.kind == "word" and len(tok.text) == 1 and tok.text.isupper()
                     and i + 2 < n and tokens[i + 1].text == "."
                     and tokens[i + 1].start == tok.end and tokens[i + 2].is_word
-                    and classes[i + 2] in ("strong", "ambiguous", "unknown")
+                    and (classes[i + 2] in ("strong", "unknown") or (
+                        classes[i + 2] == "ambiguous" and mode == "mixed"
+                        and tokens[i + 2].text[1:].islower()))
                     and tokens[i + 2].capitalized and len(tokens[i + 2].text) > 2):
                 flag(i, 0.7, "initial")
                 flag(i + 2, 0.7, "initial")
