@@ -83,6 +83,16 @@ def _audit(store: Any) -> Any:
     return getattr(store, "audit", None) if store is not None else None
 
 
+def _terminology_version(runtime: Runtime) -> str:
+    def build(rt: Runtime) -> str:
+        versions = getattr(rt.terminology, "versions", {}) or {}
+        digest = str(versions.get("content_digest", ""))
+        return (f"ICD-10-CM {versions.get('icd10cm', '?')}; "
+                f"ICD-10-PCS {versions.get('icd10pcs', '?')}; {digest[:23]}")
+
+    return runtime.resource("terminology_version", build)  # type: ignore[no-any-return]
+
+
 def run_pipeline(runtime: Runtime, encounter: Encounter) -> CodingResult:
     """Run the configured pipeline and build the (unpersisted) package. Pure compute.
 
@@ -90,7 +100,8 @@ def run_pipeline(runtime: Runtime, encounter: Encounter) -> CodingResult:
     in :func:`persist_result`, in the process that owns the store, so the audit
     chain is appended by one writer in a deterministic order.
     """
-    coded = _pipeline(runtime).run(encounter)
+    coded = _pipeline(runtime).run(encounter).with_versions(
+        terminology=_terminology_version(runtime))
     package = build_package(coded, terminology=runtime.terminology)
     return CodingResult(encounter=coded, package=package)
 

@@ -100,14 +100,18 @@ def _justification(just: Justification | None) -> dict[str, Any] | None:
 
 def _code_versions(versions: dict[str, str]) -> dict[str, str]:
     models = "; ".join(
-        f"{k}={v}" for k, v in sorted(versions.items()) if k in {"nlp", "coding_model", "deid"}
+        f"{k}={v}" for k, v in sorted(versions.items())
+        if k.split(".", 1)[0] in {"nlp", "coding", "coding_model", "deid"}
     )
-    return {
+    out = {
         "terminology": versions.get("terminology", "unknown"),
         "rules": versions.get("rules", "not run"),
         "models": models or "unknown",
-        **({"writer": versions["justify"]} if "justify" in versions else {}),
     }
+    for key in ("justify.writer", "justify.verifier", "justify.kb"):
+        if key in versions:
+            out[key.split(".", 1)[1]] = versions[key]
+    return out
 
 
 def _icd11(code: CodeAssignment, terminology: Any) -> list[dict[str, Any]]:
@@ -143,7 +147,7 @@ def _encounter_routing(encounter: Encounter,
         "reason": reason,
         "counts": {k: counts.get(k, 0) for k in ("auto_finalize", "coder_review", "cdi_query")},
         "cdi_queries": [{"system": d.system, "code": d.code, "query": d.query}
-                        for d in per_code if d.query],
+                        for d in decisions.values() if d.query],
     }
 
 
