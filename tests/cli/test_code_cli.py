@@ -87,7 +87,7 @@ def test_resume_skips_done_inputs(coded: tuple[Path, Path, str], reference_dir: 
                  "--resume"], base / "home", reference_dir)
     assert proc.returncode == 0, proc.stderr
     assert "encounters skipped (resume)" in proc.stdout
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("encounters skipped"))
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("encounters skipped"))
     assert line.split()[-1] == "1"
 
 

@@ -35,7 +35,7 @@ def _valid_citation(citation: str, package: dict, guideline_citations: set[str],
                     terminology: object) -> bool:
     if citation in guideline_citations:
         return True
-    if citation.startswith("ICD-10-CM Tabular ") or citation.startswith("ICD-10-PCS Tabular "):
+    if citation.startswith(("ICD-10-CM Tabular ", "ICD-10-PCS Tabular ")):
         return terminology.find(citation.rsplit(" ", 1)[1]) is not None  # type: ignore[attr-defined]
     finding_refs = {f["rule_id"] for f in package["findings"]} | {
         f["citation"] for f in package["findings"]}
