@@ -316,6 +316,7 @@ class Encounter:
     notes: tuple[Note, ...]
     tenant: str = "default"
     region: str = "US"
+    subject: str = ""  # keyed patient pseudonym (security.pseudonym); never an identifier
     setting: Setting = "outpatient"
     demographics: Demographics = field(default_factory=Demographics)
     specialty: str = ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ from codeproof.runtime import Runtime
 from codeproof.security.base import Principal
 
 __all__ = ["BatchReport", "CodingResult", "code_encounter", "code_paths", "persist_result",
-           "run_pipeline", "write_atomic"]
+           "pseudonymizer", "run_pipeline", "write_atomic"]
 
 logger = logging.getLogger(__name__)
 
@@ -187,11 +188,23 @@ def _worker_init(settings_json: str) -> None:
     _WORKER["runtime"] = runtime
 
 
+def pseudonymizer(runtime: Runtime, tenant: str) -> Callable[[str], str]:
+    """The tenant's keyed patient pseudonym function (key under ``<home>/keys``)."""
+    from codeproof.security.pseudonym import Pseudonymizer
+
+    keyed: Pseudonymizer = runtime.resource(
+        "pseudonymizer",
+        lambda rt: Pseudonymizer.from_file(rt.settings.home / "keys" / "pseudonym.key"))
+    return functools.partial(keyed.subject, tenant)
+
+
 def _worker_code(path: Path, setting: Setting | None, tenant: str,
                  region: str) -> CodingResult | CodeproofError:
+    runtime = _WORKER["runtime"]
     try:
-        encounter = parse_path(path, setting=setting, tenant=tenant, region=region)
-        return run_pipeline(_WORKER["runtime"], encounter)
+        encounter = parse_path(path, setting=setting, tenant=tenant, region=region,
+                               pseudonymize=pseudonymizer(runtime, tenant))
+        return run_pipeline(runtime, encounter)
     except CodeproofError as exc:
         return exc
 
@@ -201,9 +214,11 @@ def _results(runtime: Runtime, paths: list[Path], *, setting: Setting | None, te
              executor: str) -> Iterator[tuple[Path, CodingResult | CodeproofError]]:
     """Yield (path, result-or-error) in input order, computing in the chosen executor."""
     if workers <= 1 or len(paths) <= 1 or executor == "local":
+        pseudonymize = pseudonymizer(runtime, tenant)
         for path in paths:
             try:
-                encounter = parse_path(path, setting=setting, tenant=tenant, region=region)
+                encounter = parse_path(path, setting=setting, tenant=tenant, region=region,
+                                       pseudonymize=pseudonymize)
                 yield path, run_pipeline(runtime, encounter)
             except CodeproofError as exc:
                 yield path, exc

@@ -127,3 +127,25 @@ def test_unsupported_suffix(tmp_path: Path) -> None:
     path.write_bytes(b"%PDF")
     with pytest.raises(UnsupportedFormat):
         parse_path(path)
+
+
+def test_subject_is_a_keyed_pseudonym_never_the_identifier(tmp_path: Path) -> None:
+    from codeproof.security.pseudonym import Pseudonymizer
+
+    keyed = Pseudonymizer.from_file(tmp_path / "keys" / "pseudonym.key")
+    assert (tmp_path / "keys" / "pseudonym.key").stat().st_mode & 0o077 == 0
+
+    def pseudonymize(identifier: str) -> str:
+        return keyed.subject("t1", identifier)
+
+    bundle = json.loads((EXAMPLES / "fhir_bundle_heart_failure.json").read_text())
+    bundle["entry"][0]["resource"]["identifier"] = [{"system": "urn:mrn", "value": "MRN123"}]
+    fhir = parse_bytes(json.dumps(bundle).encode(), name="b.json", pseudonymize=pseudonymize)
+    assert fhir.subject.startswith("subj-") and "MRN123" not in fhir.subject
+    assert fhir.subject == keyed.subject("t1", "urn:mrn|MRN123")
+    assert keyed.subject("t2", "urn:mrn|MRN123") != fhir.subject  # per tenant
+    hl7 = parse_path(EXAMPLES / "hl7_progress_note.hl7", pseudonymize=pseudonymize)
+    assert hl7.subject == keyed.subject("t1", "HOSP|000000")
+    assert parse_path(EXAMPLES / "office_visit_diabetes.txt").subject == ""
+    other = Pseudonymizer.from_file(tmp_path / "other.key")
+    assert other.subject("t1", "urn:mrn|MRN123") != fhir.subject  # keyed, not a plain hash

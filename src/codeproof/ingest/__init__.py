@@ -8,7 +8,7 @@ raises :class:`~codeproof.errors.IngestError` subclasses with stable codes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from codeproof.errors import IngestError, UnsupportedFormat
@@ -57,19 +57,26 @@ def _sniff(data: bytes, content_type: str | None, name: str) -> str:
 
 def parse_bytes(data: bytes, *, name: str, content_type: str | None = None,
                 encounter_id: str | None = None, setting: Setting | None = None,
-                tenant: str = "default", region: str = "US") -> Encounter:
-    """Parse ``data`` (text, FHIR R4 JSON, HL7 v2 or CDA) into an Encounter."""
+                tenant: str = "default", region: str = "US",
+                pseudonymize: Callable[[str], str] | None = None) -> Encounter:
+    """Parse ``data`` (text, FHIR R4 JSON, HL7 v2 or CDA) into an Encounter.
+
+    ``pseudonymize`` maps a patient identifier found in the input (FHIR
+    Patient.identifier, HL7 PID-3, CDA patientRole/id) to the encounter's
+    ``subject``; the identifier itself is not kept.
+    """
     kind = _sniff(data, content_type, name)
     if kind == "text":
         return parse_text(data, name=name, encounter_id=encounter_id,
                           setting=setting or "outpatient", tenant=tenant, region=region)
     parser = {"fhir": parse_fhir, "hl7": parse_hl7v2, "cda": parse_cda}[kind]
     return parser(data, name=name, encounter_id=encounter_id, setting=setting,
-                  tenant=tenant, region=region)
+                  tenant=tenant, region=region, pseudonymize=pseudonymize)
 
 
 def parse_path(path: Path, *, setting: Setting | None = None, tenant: str = "default",
-               region: str = "US") -> Encounter:
+               region: str = "US",
+               pseudonymize: Callable[[str], str] | None = None) -> Encounter:
     """Parse one file; the encounter id is the file stem for every format.
 
     Using the stem for FHIR/HL7/CDA files too keeps ``DIR/<encounter_id>.json``
@@ -85,7 +92,8 @@ def parse_path(path: Path, *, setting: Setting | None = None, tenant: str = "def
             input=path.name,
         )
     return parse_bytes(data, name=path.name, encounter_id=safe_id(path.stem, fallback="input"),
-                       setting=setting, tenant=tenant, region=region)
+                       setting=setting, tenant=tenant, region=region,
+                       pseudonymize=pseudonymize)
 
 
 def iter_input_files(inputs: list[Path]) -> Iterator[Path]:

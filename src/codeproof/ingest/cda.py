@@ -9,6 +9,7 @@ encompassing encounter's code (``IMP``/``ACUTE`` = inpatient).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -64,7 +65,8 @@ def _date(value: str | None) -> date | None:
 
 def parse_cda(data: bytes, *, name: str, encounter_id: str | None = None,
               setting: Setting | None = None, tenant: str = "default",
-              region: str = "US") -> Encounter:
+              region: str = "US",
+              pseudonymize: Callable[[str], str] | None = None) -> Encounter:
     """Parse a CDA document into an Encounter with one note."""
     from lxml import etree
 
@@ -110,6 +112,10 @@ def parse_cda(data: bytes, *, name: str, encounter_id: str | None = None,
     age = None
     if birth and service:
         age = service.year - birth.year - ((service.month, service.day) < (birth.month, birth.day))
+    id_el = root.find(".//cda:recordTarget/cda:patientRole/cda:id", _NS)
+    patient_key = None
+    if id_el is not None and id_el.get("extension"):
+        patient_key = f"{id_el.get('root') or ''}|{id_el.get('extension')}"
     enc_id = encounter_id or safe_id(name.rsplit(".", 1)[0], fallback="cda")
     return Encounter(
         id=enc_id,
@@ -119,6 +125,7 @@ def parse_cda(data: bytes, *, name: str, encounter_id: str | None = None,
         setting=setting or cda_setting or "outpatient",
         demographics=Demographics(age=age, sex=sex),  # type: ignore[arg-type]
         date_of_service=service.isoformat() if service else None,
+        subject=pseudonymize(patient_key) if pseudonymize and patient_key else "",
         tenant=tenant,
         region=region,
     )

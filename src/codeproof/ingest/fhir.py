@@ -11,6 +11,7 @@ messages name the field path only, never the value, so no PHI leaks into errors.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -99,7 +100,8 @@ def _as_date(value: Any) -> date | None:
 
 def parse_fhir(data: bytes, *, name: str, encounter_id: str | None = None,
                setting: Setting | None = None, tenant: str = "default",
-               region: str = "US") -> Encounter:
+               region: str = "US",
+               pseudonymize: Callable[[str], str] | None = None) -> Encounter:
     """Turn FHIR R4 JSON bytes into an Encounter (raises IngestError subclasses)."""
     try:
         obj = json.loads(decode_text(data, name=name))
@@ -129,6 +131,7 @@ def parse_fhir(data: bytes, *, name: str, encounter_id: str | None = None,
     discharge: str | None = None
     fhir_encounter_id: str | None = None
     procedures: list[str] = []
+    patient_key: str | None = None
     for res in resources:
         kind = res.get("resourceType")
         if kind == "DocumentReference":
@@ -136,6 +139,11 @@ def parse_fhir(data: bytes, *, name: str, encounter_id: str | None = None,
         elif kind == "Patient":
             patient = _validate(res, name=name)
             birth = _as_date(patient.birthDate)
+            ident = next((i for i in patient.identifier or () if i.value), None)
+            if ident is not None:
+                patient_key = f"{ident.system or ''}|{ident.value}"
+            elif patient.id:
+                patient_key = f"Patient/{patient.id}"
             sex = {"male": "M", "female": "F"}.get(patient.gender or "", "U")
         elif kind == "Encounter":
             enc = _validate(res, name=name)
@@ -168,6 +176,7 @@ def parse_fhir(data: bytes, *, name: str, encounter_id: str | None = None,
                                   discharge_status=discharge),
         date_of_service=on.isoformat() if on else None,
         procedures_billed=tuple(procedures),
+        subject=pseudonymize(patient_key) if pseudonymize and patient_key else "",
         tenant=tenant,
         region=region,
     )

@@ -11,6 +11,7 @@ disposition; identifiers are not kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from codeproof.errors import EmptyNote, MalformedInput
@@ -46,7 +47,8 @@ def _hl7_date(value: str) -> date | None:
 
 def parse_hl7v2(data: bytes, *, name: str, encounter_id: str | None = None,
                 setting: Setting | None = None, tenant: str = "default",
-                region: str = "US") -> Encounter:
+                region: str = "US",
+                pseudonymize: Callable[[str], str] | None = None) -> Encounter:
     """Parse an HL7 v2 message into an Encounter (one note from its OBX text)."""
     raw = decode_text(data, name=name)
     segments = [s for s in re.split(r"\r\n|\r|\n", raw) if s.strip()]
@@ -62,6 +64,7 @@ def parse_hl7v2(data: bytes, *, name: str, encounter_id: str | None = None,
     hl7_setting: Setting | None = None
     discharge: str | None = None
     service: date | None = None
+    patient_key: str | None = None
     for index, segment in enumerate(segments, 1):
         fields = segment.split(field_sep)
         seg_id = fields[0]
@@ -69,6 +72,12 @@ def parse_hl7v2(data: bytes, *, name: str, encounter_id: str | None = None,
             raise MalformedInput(f"{name}: segment {index} has an invalid id", input=name,
                                  segment=index)
         if seg_id == "PID":
+            if len(fields) > 3 and fields[3]:
+                first = fields[3].split(repetition)[0] if repetition else fields[3]
+                parts = first.split(component) if component else [first]
+                authority = parts[3] if len(parts) > 3 else ""
+                if parts[0]:
+                    patient_key = f"{authority}|{parts[0]}"
             if len(fields) > 7:
                 birth = _hl7_date(fields[7])
             if len(fields) > 8:
@@ -100,6 +109,7 @@ def parse_hl7v2(data: bytes, *, name: str, encounter_id: str | None = None,
         demographics=Demographics(age=age, sex=sex,  # type: ignore[arg-type]
                                   discharge_status=discharge),
         date_of_service=service.isoformat() if service else None,
+        subject=pseudonymize(patient_key) if pseudonymize and patient_key else "",
         tenant=tenant,
         region=region,
     )
