@@ -76,6 +76,7 @@ class CodingSettings(_Section):
     min_confidence: float = 0.10  # candidates below this are not emitted as codes
     threshold: float | None = None  # emission threshold; None = the model's tuned one
     seventh_character: bool = True  # complete injury codes with the 7th character
+    symptom_policy: Literal["integral", "body_system"] = "integral"  # R-code suppression
 
 
 class RoutingSettings(_Section):

@@ -180,3 +180,40 @@ def test_family_and_history_need_strong_cues(before: str, flag: str, expected: s
     out = apply_guidelines([p], setting="outpatient", threshold=0.3, info=INFO,
                            text_of=lambda h: text, before_of=lambda h: text[:h.start])
     assert [q.code for q in out] == [expected]
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("policy", "present", "absent"), [
+    ("integral", ["J18.9", "R51.9", "R10.9"], ["R05.9"]),
+    ("body_system", ["J18.9", "R51.9", "R10.9"], ["R05.9"]),
+])
+def test_symptom_policies(policy: str, present: list[str], absent: list[str]) -> None:
+    props = [_p("J18.9"), _p("R05.9"), _p("R51.9"), _p("R10.9")]
+    out = {p.code for p in apply_guidelines(props, setting="outpatient", threshold=0.3,
+                                            info=INFO, text_of=lambda h: "",
+                                            symptom_policy=policy)}
+    assert set(present) <= out and not (set(absent) & out)
+
+
+def test_body_system_policy_is_broader() -> None:
+    props = [_p("I50.9"), _p("R60.9"), _p("R06.00")]
+    info = {**INFO, "R60.9": CodeInfoLite("Edema, unspecified", True),
+            "R06.00": CodeInfoLite("Dyspnea, unspecified", True),
+            "R00.0": CodeInfoLite("Tachycardia, unspecified", True)}
+    narrow = {p.code for p in apply_guidelines(props, setting="outpatient", threshold=0.3,
+                                               info=info, text_of=lambda h: "")}
+    broad = {p.code for p in apply_guidelines(props, setting="outpatient", threshold=0.3,
+                                              info=info, text_of=lambda h: "",
+                                              symptom_policy="body_system")}
+    assert narrow == {"I50.9"}  # HF: edema and dyspnea are routine (integral table)
+    assert broad == {"I50.9"}
+    props3 = [_p("I10"), _p("R00.0")]
+    kw = {"setting": "outpatient", "threshold": 0.3, "info": info, "text_of": lambda h: ""}
+    assert {p.code for p in apply_guidelines(props3, **kw)} == {"I10", "R00.0"}
+    assert {p.code for p in apply_guidelines(props3, symptom_policy="body_system",
+                                             **kw)} == {"I10"}
+    props2 = [_p("J18.9"), _p("R60.9")]
+    assert {p.code for p in apply_guidelines(props2, setting="outpatient", threshold=0.3,
+                                             info=info, text_of=lambda h: "",
+                                             symptom_policy="body_system")} == {"J18.9",
+                                                                                "R60.9"}

@@ -28,11 +28,15 @@ def test_stem(word: str, expected: str) -> None:
     ("History of breast cancer in 2010.", "breast cancer", "historical"),
     ("Her mother had breast cancer.", "breast cancer", "family"),
     ("Severe abdominal pain.", "abdominal pain", None),
+    ("Smoking: Non-smoker.", "smoker", "negated"),
+    ("Non-Hodgkin lymphoma.", "Hodgkin lymphoma", "negated"),
+    ("Non-Hodgkin lymphoma.", "lymphoma", None),
+    ("Return to ER for chest pain.", "chest pain", "hypothetical"),
 ])
 def test_context_cues(sentence: str, target: str, flag: str | None) -> None:
     start = sentence.index(target)
     ctx = context_of(sentence, 0, len(sentence), start, start + len(target))
-    flags = {name for name in ("negated", "uncertain", "historical", "family")
+    flags = {name for name in ("negated", "uncertain", "historical", "family", "hypothetical")
              if getattr(ctx, name)}
     assert flags == ({flag} if flag else set())
 

@@ -65,7 +65,7 @@ class Coder:
 
     def __init__(self, artifact: Artifact | None, *, threshold: float | None = None,
                  max_codes: int = 40, min_confidence: float = 0.10,
-                 seventh_character: bool = True,
+                 seventh_character: bool = True, symptom_policy: str = "integral",
                  fallback: SystemModel | None = None) -> None:
         self.artifact = artifact
         self.systems: Mapping[str, SystemModel] = (
@@ -76,11 +76,12 @@ class Coder:
         self.max_codes = max_codes
         self.min_confidence = min_confidence
         self.seventh_character = seventh_character
+        self.symptom_policy = symptom_policy
 
     @classmethod
     def load(cls, path: Path | None = None, *, threshold: float | None = None,
              max_codes: int = 40, min_confidence: float = 0.10,
-             seventh_character: bool = True) -> Coder:
+             seventh_character: bool = True, symptom_policy: str = "integral") -> Coder:
         """Load the artifact at ``path`` (default: the committed one).
 
         When it is absent, fall back to the unlearned title matcher, whose
@@ -98,7 +99,7 @@ class Coder:
         fallback = None if artifact is not None else _fallback_model()
         return cls(artifact, threshold=threshold, max_codes=max_codes,
                    min_confidence=min_confidence, seventh_character=seventh_character,
-                   fallback=fallback)
+                   symptom_policy=symptom_policy, fallback=fallback)
 
     def threshold(self, system: str) -> float:
         """The emission threshold of ``system`` (setting override, else the trained one)."""
@@ -198,7 +199,8 @@ class Coder:
                 threshold=self.threshold(system), info=model.info,
                 text_of=lambda h: _sentence_text(texts[h.note_id], h),
                 before_of=lambda h: _sentence_text(texts[h.note_id], h, before=True),
-                seventh_character=self.seventh_character)
+                seventh_character=self.seventh_character,
+                symptom_policy=self.symptom_policy)
             codes.extend(self._assignment(encounter, p, model.info) for p in chosen)
         if len(codes) > self.max_codes:  # keep the most confident, then sequence
             keep = sorted(codes, key=lambda c: -c.confidence)[: self.max_codes]
@@ -211,14 +213,13 @@ class Coder:
 
     def _evidence(self, encounter: Encounter, hits: Sequence[Hit]) -> tuple[Evidence, ...]:
         ordered = sorted(hits, key=lambda h: (h.context.negated, h.context.family,
-                                              h.source == "lexicon", -h.strength, h.start))
-        seen: set[tuple[str, int, int]] = set()
+                                              h.source == "lexicon", -h.strength,
+                                              h.start - h.end, h.start))
         out: list[Evidence] = []
         for hit in ordered:
-            key = (hit.note_id, hit.start, hit.end)
-            if key in seen:
-                continue
-            seen.add(key)
+            if any(e.note_id == hit.note_id and e.start < hit.end and hit.start < e.end
+                   for e in out):
+                continue  # one span per place in the note
             note = encounter.note(hit.note_id)
             out.append(Evidence(note_id=hit.note_id, start=hit.start, end=hit.end,
                                 quote=note.text[hit.start:hit.end]))
@@ -341,6 +342,7 @@ def build_assign_stage(runtime: Runtime) -> AssignStage:
     def make(_: Runtime) -> Coder:
         return Coder.load(settings.model_path, threshold=getattr(settings, "threshold", None),
                           max_codes=settings.max_codes, min_confidence=settings.min_confidence,
-                          seventh_character=getattr(settings, "seventh_character", True))
+                          seventh_character=getattr(settings, "seventh_character", True),
+                          symptom_policy=getattr(settings, "symptom_policy", "integral"))
 
     return AssignStage(runtime.resource("coding.coder", make))

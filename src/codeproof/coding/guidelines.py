@@ -19,7 +19,11 @@ combination             diabetes + complication -> E08-E13 combination (I.A.15,
 laterality              "unspecified side" code + documented side -> sided code (I.B.13)
 7th character           injury/T codes get A/D/S from the episode of care (I.C.19.a)
 integral symptoms       a symptom routinely part of a coded, confirmed diagnosis
-                        is not coded separately (I.B.5)
+                        is not coded separately (I.B.5; the default ``integral``
+                        policy, a table); the ``body_system`` policy also drops any
+                        R-code when a confirmed diagnosis of the same body system/
+                        cause is reported (broader: it also drops symptoms that are
+                        not routine, which I.B.6 says to code)
 specificity             an unspecified code is dropped when a more specific code of
                         the same category is reported (I.B.2, I.B.18)
 sequencing              principal (inpatient, II) / first-listed (outpatient, IV.G)
@@ -131,6 +135,32 @@ INTEGRAL_SYMPTOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("L03", ("R50", "R60")), ("I80", ("R60", "R52")), ("G03", ("R51", "R50")),
     ("G00", ("R51", "R50")), ("K29", ("R10", "R11")), ("K59.0", ("R19",)),
     ("E11", ("R73", "R35", "R63.1")), ("E10", ("R73", "R35", "R63.1")),
+)
+
+#: symptom (prefix) -> definitive diagnoses (prefixes) of the same body system/cause;
+#: a symptom is not reported when one of them is confirmed and reported (OCG I.B.4-5,
+#: IV.D). ``R69`` (illness, unspecified) yields to any definitive diagnosis.
+BODY_SYSTEM_SYMPTOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("R00", ("I",)), ("R01", ("I",)), ("R03", ("I",)), ("R04", ("J", "I26")),
+    ("R05", ("J", "I50")), ("R06", ("J", "I50", "I26")), ("R07.0", ("J",)),
+    ("R07.1", ("J",)), ("R07", ("I20", "I21", "I22", "I24", "I25", "I26", "J")),
+    ("R09", ("J",)),
+    ("R1", ("K", "A0", "C15", "C16", "C17", "C18", "C19", "C20", "C21", "C22", "C23",
+            "C24", "C25")),
+    ("R20", ("L", "G")), ("R21", ("L", "B0")), ("R22", ("L", "C", "D1", "D2")),
+    ("R23", ("L",)), ("R25", ("G", "M")), ("R26", ("G", "M", "I6")), ("R27", ("G",)),
+    ("R29", ("G", "M", "I6")), ("R3", ("N", "C61", "C64", "C65", "C66", "C67", "C68")),
+    ("R4", ("F", "G", "I6")), ("R50", ("A", "B", "J", "N10", "N39.0", "L03", "K35", "K57",
+                                       "K65", "K81", "K85", "G00", "G01", "G02", "G03",
+                                       "G04", "I33", "M00", "M86", "T81.4")),
+    ("R51", ("G43", "G44", "I6", "G0", "S06")), ("R53", ("C", "D5", "D6", "E", "B20")),
+    ("R55", ("I4", "I95", "I6")), ("R56", ("G40", "G41")), ("R57", ("A41", "T")),
+    ("R59", ("C81", "C82", "C83", "C84", "C85", "C86", "C88", "C9", "B")),
+    ("R60", ("I50", "N0", "N17", "N18", "N19", "K70", "K71", "K72", "K73", "K74", "I8")),
+    ("R62", ("C", "E", "F50", "B20")), ("R63", ("C", "E", "F50", "B20")),
+    ("R64", ("C", "B20")), ("R65", ("A41",)),
+    ("R69", ("A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O",
+             "P", "Q", "S", "T")),
 )
 
 #: (diabetes category, complication prefix, combination code, keep complication code)
@@ -356,13 +386,21 @@ def _seventh(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
     return out
 
 
-def _integral(proposals: list[Proposal]) -> list[Proposal]:
+def _integral(proposals: list[Proposal], policy: str = "integral") -> list[Proposal]:
     confirmed = [p for p in proposals if not assertion_of(p.hits).uncertain
                  and not p.code.startswith(("R", "Z"))]
     drop: set[str] = set()
     for dx, symptoms in INTEGRAL_SYMPTOMS:
         if any(p.code.startswith(dx) for p in confirmed):
             drop |= {p.code for p in proposals if p.code.startswith(symptoms)}
+    if policy == "body_system":
+        for p in proposals:
+            if not p.code.startswith("R"):
+                continue
+            systems = next((dx for sym, dx in BODY_SYSTEM_SYMPTOMS
+                            if p.code.startswith(sym)), ())
+            if systems and any(q.code.startswith(systems) for q in confirmed):
+                drop.add(p.code)
     return [p for p in proposals if p.code not in drop]
 
 
@@ -389,7 +427,8 @@ def _sequence_key(p: Proposal) -> tuple[int, float]:
 def apply_guidelines(proposals: Sequence[Proposal], *, setting: str, threshold: float,
                      info: Mapping[str, CodeInfoLite], text_of: Callable[[Hit], str],
                      seventh_character: bool = True,
-                     before_of: Callable[[Hit], str] | None = None) -> list[Proposal]:
+                     before_of: Callable[[Hit], str] | None = None,
+                     symptom_policy: str = "integral") -> list[Proposal]:
     """Run every step in order; return the reportable proposals, principal first.
 
     ``text_of(hit)`` is the sentence of a hit; ``before_of(hit)`` the text of its
@@ -400,7 +439,7 @@ def apply_guidelines(proposals: Sequence[Proposal], *, setting: str, threshold: 
     kept = _combinations(kept, info)
     kept = _laterality(kept, info, text_of)
     kept = _seventh(kept, info, text_of, seventh_character)
-    kept = _integral(kept)
+    kept = _integral(kept, symptom_policy)
     kept = _specificity(kept, info)
     best: dict[tuple[str, str], Proposal] = {}
     for p in kept:

@@ -88,7 +88,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 # ConText-style cues (a fallback when the NLP layer gave no mention for a span).
 _NEG_PRE = re.compile(
     r"\b(no|not|without|denie[sd]|deny|negative for|ruled? out|absence of|absent|"
-    r"free of|never had|nor|neither|excluded|rule out)\b", re.I)
+    r"free of|never had|nor|neither|excluded|rule out)\b|\bnon-\s*$", re.I)
 _NEG_POST = re.compile(r"^\W*(was|were|is|are)?\s*(ruled out|excluded|absent|negative|"
                        r"not (seen|found|observed|detected|present))", re.I)
 _UNCERTAIN = re.compile(r"\b(possible|possibly|probable|probably|suspect(ed)?|suspicion of|"
@@ -101,7 +101,8 @@ _HISTORICAL = re.compile(r"\b(history of|h/o|past medical history|previous(ly)?|
 _FAMILY = re.compile(r"\b(family history|mother|father|sister|brother|sibling|aunt|uncle|"
                      r"grandmother|grandfather|cousin|daughter|son|parents?)\b('s)?", re.I)
 _HYPOTHETICAL = re.compile(r"\b(if|should|in case of|return if|risk of|to prevent|"
-                           r"prophylaxis)\b", re.I)
+                           r"prophylaxis|return to (the )?(er|ed|emergency)\w* for|"
+                           r"call (for|if)|watch for|warning signs?)\b", re.I)
 _TERMINATE = re.compile(r"\b(but|however|although|though|except|which|who|whereas|"
                         r"presents?|presented|showed|revealed)\b|[,;:]", re.I)
 
