@@ -65,3 +65,27 @@ def test_cli_empty_and_missing_inputs(tmp_path) -> None:
                                       "--out", str(out), "--no-ner"])
     assert result.exit_code == 2 and "missing.txt" in result.output
     assert json.loads((out / "empty.json").read_text("utf-8")) == {"spans": [], "text": ""}
+
+
+def test_cli_seals_the_mapping_into_the_vault(fixtures_dir, tmp_path, monkeypatch) -> None:
+    from codeproof.deid.vault import DirectoryVaultStore, ReidVault
+    from codeproof.runtime import Runtime
+    from codeproof.security.base import Principal
+    from codeproof.security.crypto import sealer_from_runtime
+
+    monkeypatch.setenv("CODEPROOF_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CODEPROOF_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out, vault_dir = tmp_path / "out", tmp_path / "vault"
+    result = CliRunner().invoke(app, ["deid", str(fixtures_dir / "note_mixed.txt"), "--out",
+                                      str(out), "--vault", str(vault_dir), "--no-ner"])
+    assert result.exit_code == 0, result.output
+    for blob in vault_dir.rglob("*.sealed"):
+        assert b"Okonkwo" not in blob.read_bytes()
+    text = (fixtures_dir / "note_mixed.txt").read_bytes().decode("utf-8")
+    released = json.loads((out / "note_mixed.json").read_text("utf-8"))["text"]
+    vault = ReidVault(sealer=sealer_from_runtime(Runtime()),
+                      store=DirectoryVaultStore(vault_dir))
+    auditor = Principal(user="a", role="auditor", tenant="default")
+    assert vault.reidentify(auditor, tenant="default", subject="note_mixed",
+                            deidentified_text=released) == text

@@ -25,6 +25,9 @@ def deid(
                              help="Add spaCy NER (en-core-web-sm) to the recognizers."),
     residual_check: bool = typer.Option(True, "--residual-check/--no-residual-check",
                                         help="Re-scan output; reject files with PHI left."),
+    vault_dir: Path | None = typer.Option(
+        None, "--vault",
+        help="Seal each file's re-identification mapping into this vault directory."),
 ) -> None:
     """De-identify INPUT files; exit 2 when some input was rejected."""
     from codeproof.deid.batch import deidentify_files
@@ -32,10 +35,21 @@ def deid(
     from codeproof.deid.operators import make_operator
 
     make_operator(operator)  # validates the name before loading models
+    vault = None
+    tenant = "default"
+    if vault_dir is not None:
+        from codeproof.deid.vault import DirectoryVaultStore, ReidVault
+        from codeproof.runtime import Runtime
+        from codeproof.security.crypto import sealer_from_runtime
+
+        runtime = Runtime()
+        tenant = runtime.settings.security.default_tenant
+        vault = ReidVault(sealer=sealer_from_runtime(runtime),
+                          store=DirectoryVaultStore(vault_dir))
     engine = DeidEngine(keep_years=keep_years, use_ner=ner)
     report = deidentify_files(inputs, out, engine=engine, operator=operator,  # type: ignore[arg-type]
                               date_shift=date_shift, patient_key=patient_key,
-                              check_residual=residual_check)
+                              check_residual=residual_check, vault=vault, tenant=tenant)
     for path, exc in report.rejected:
         typer.echo(f"rejected {path} [{exc.code}]: {exc.message}", err=True)
     typer.echo(f"wrote {len(report.written)} files to {out}; rejected {len(report.rejected)}",

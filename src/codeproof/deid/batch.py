@@ -12,10 +12,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codeproof.deid.engine import DeidEngine, OperatorName, anonymize, residual_check
 from codeproof.deid.operators import make_operator
 from codeproof.errors import CodeproofError, DeidInputRejected
+
+if TYPE_CHECKING:
+    from codeproof.deid.vault import ReidVault
 
 __all__ = ["BatchReport", "collect_inputs", "deidentify_files", "read_exact"]
 
@@ -58,8 +62,13 @@ def collect_inputs(inputs: Sequence[Path]) -> list[Path]:
 def deidentify_files(inputs: Sequence[Path], out_dir: Path, *, engine: DeidEngine,
                      operator: OperatorName = "placeholder", date_shift: bool = False,
                      patient_key: str | None = None, check_residual: bool = True,
-                     batch_size: int = 64) -> BatchReport:
-    """De-identify every input into ``out_dir/<stem>.json``."""
+                     batch_size: int = 64, vault: ReidVault | None = None,
+                     tenant: str = "default") -> BatchReport:
+    """De-identify every input into ``out_dir/<stem>.json``.
+
+    With ``vault``, each file's reversible mapping is sealed into the vault under
+    ``(tenant, <stem>)`` before the output is written; nothing else keeps it.
+    """
     report = BatchReport()
     out_dir.mkdir(parents=True, exist_ok=True)
     op = make_operator(operator)
@@ -83,6 +92,8 @@ def deidentify_files(inputs: Sequence[Path], out_dir: Path, *, engine: DeidEngin
             except CodeproofError as exc:
                 report.rejected.append((path, exc))
                 continue
+            if vault is not None:
+                vault.put(tenant=tenant, subject=path.stem, original_text=text, result=result)
             target = out_dir / f"{path.stem}.json"
             target.write_text(json.dumps(result.to_json(), ensure_ascii=False),
                               encoding="utf-8")
