@@ -217,3 +217,19 @@ def test_body_system_policy_is_broader() -> None:
                                              info=info, text_of=lambda h: "",
                                              symptom_policy="body_system")} == {"J18.9",
                                                                                 "R60.9"}
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("attrs", "code", "expected"), [
+    (("left", None), "M17.10", "M17.12"),       # attribute wins over the sentence text
+    ((None, None), "M17.10", "M17.11"),         # falls back to the text ("right")
+    ((None, "subsequent"), "S82.90", "S82.90XD"),
+    ((None, "sequela"), "S82.90", "S82.90"),     # S82.90XS not in the mini code set
+    ((None, "initial"), "S82.90", "S82.90XA"),
+])
+def test_attributes_drive_laterality_and_seventh(attrs: tuple[str | None, str | None],
+                                                 code: str, expected: str) -> None:
+    text = "Right knee osteoarthritis; closed fracture of the lower leg."
+    out = apply_guidelines([_p(code, end=len(text))], setting="outpatient", threshold=0.3,
+                           info=INFO, text_of=lambda h: text, attributes_of=lambda h: attrs)
+    assert [p.code for p in out] == [expected]

@@ -200,7 +200,8 @@ class Coder:
                 text_of=lambda h: _sentence_text(texts[h.note_id], h),
                 before_of=lambda h: _sentence_text(texts[h.note_id], h, before=True),
                 seventh_character=self.seventh_character,
-                symptom_policy=self.symptom_policy)
+                symptom_policy=self.symptom_policy,
+                attributes_of=lambda h: _attributes(encounter.mentions, h))
             codes.extend(self._assignment(encounter, p, model.info) for p in chosen)
         if len(codes) > self.max_codes:  # keep the most confident, then sequence
             keep = sorted(codes, key=lambda c: -c.confidence)[: self.max_codes]
@@ -272,6 +273,17 @@ def _sentence_text(text: str, hit: Hit, *, before: bool = False) -> str:
                        if i >= 0]
     stop = min(stop_candidates) if stop_candidates else len(text)
     return text[start:stop]
+
+
+def _attributes(mentions: Sequence[Mention], hit: Hit) -> tuple[str | None, str | None]:
+    """(laterality, episode) of the NLP mentions overlapping ``hit``."""
+    side: str | None = None
+    episode: str | None = None
+    for m in mentions:
+        if m.note_id == hit.note_id and m.start < hit.end and hit.start < m.end:
+            side = side or m.attributes.laterality
+            episode = episode or m.attributes.episode
+    return side, episode
 
 
 def _mention_ids(mentions: Sequence[Mention], evidence: Sequence[Evidence]

@@ -321,16 +321,23 @@ def _combinations(proposals: list[Proposal], info: Mapping[str, CodeInfoLite]
     return [p for p in proposals if p.code not in drop] + add
 
 
+_Attrs = Callable[[Hit], tuple[str | None, str | None]]  # (laterality, episode)
+
+
 def _laterality(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
-                text_of: Callable[[Hit], str]) -> list[Proposal]:
+                text_of: Callable[[Hit], str], attributes_of: _Attrs | None = None
+                ) -> list[Proposal]:
     out: list[Proposal] = []
     for p in proposals:
         meta = info.get(p.code)
         if meta is None or "unspecified" not in meta.title.lower() or not p.hits:
             out.append(p)
             continue
-        sides = {_SIDE_WORDS[m.group(1).lower()] for h in p.hits
-                 for m in _SIDE_RE.finditer(text_of(h))}
+        sides = {side for h in p.hits if attributes_of is not None
+                 for side in (attributes_of(h)[0],) if side}  # NLP attributes first
+        if not sides:
+            sides = {_SIDE_WORDS[m.group(1).lower()] for h in p.hits
+                     for m in _SIDE_RE.finditer(text_of(h))}
         side = sides.pop() if len(sides) == 1 else None
         sibling = _sided_sibling(p.code, meta.title, side, info) if side else None
         if sibling is None:
@@ -361,7 +368,8 @@ def _siblings(code: str, info: Mapping[str, CodeInfoLite]) -> list[str]:
 
 
 def _seventh(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
-             text_of: Callable[[Hit], str], enabled: bool) -> list[Proposal]:
+             text_of: Callable[[Hit], str], enabled: bool,
+             attributes_of: _Attrs | None = None) -> list[Proposal]:
     if not enabled:
         return proposals
     out: list[Proposal] = []
@@ -370,9 +378,15 @@ def _seventh(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
         if p.system != "ICD-10-CM" or meta is None or meta.billable or p.code[0] not in "ST":
             out.append(p)
             continue
+        episodes = {e for h in p.hits if attributes_of is not None
+                    for e in (attributes_of(h)[1],) if e}
         context = " ".join(text_of(h) for h in p.hits)
-        char = "S" if _SEQUELA_RE.search(context) else (
-            "D" if _SUBSEQUENT_RE.search(context) else "A")
+        if len(episodes) == 1:  # NLP attribute: initial / subsequent / sequela
+            char = {"initial": "A", "subsequent": "D", "sequela": "S"}.get(
+                episodes.pop(), "A")
+        else:
+            char = "S" if _SEQUELA_RE.search(context) else (
+                "D" if _SUBSEQUENT_RE.search(context) else "A")
         base = p.code.replace(".", "")
         padded = (base + "XXX")[:6] if len(base) < 6 else base[:6]
         full = f"{padded[:3]}.{padded[3:]}{char}"
@@ -428,17 +442,20 @@ def apply_guidelines(proposals: Sequence[Proposal], *, setting: str, threshold: 
                      info: Mapping[str, CodeInfoLite], text_of: Callable[[Hit], str],
                      seventh_character: bool = True,
                      before_of: Callable[[Hit], str] | None = None,
-                     symptom_policy: str = "integral") -> list[Proposal]:
+                     symptom_policy: str = "integral",
+                     attributes_of: _Attrs | None = None) -> list[Proposal]:
     """Run every step in order; return the reportable proposals, principal first.
 
     ``text_of(hit)`` is the sentence of a hit; ``before_of(hit)`` the text of its
-    sentence before it (enables the strong-cue check of family/history flags).
+    sentence before it (enables the strong-cue check of family/history flags);
+    ``attributes_of(hit)`` the NLP layer's (laterality, episode) for the hit, which
+    win over the coder's own reading of the sentence.
     """
     kept = _assertions(proposals, setting=setting, threshold=threshold, info=info,
                        before_of=before_of)
     kept = _combinations(kept, info)
-    kept = _laterality(kept, info, text_of)
-    kept = _seventh(kept, info, text_of, seventh_character)
+    kept = _laterality(kept, info, text_of, attributes_of)
+    kept = _seventh(kept, info, text_of, seventh_character, attributes_of)
     kept = _integral(kept, symptom_policy)
     kept = _specificity(kept, info)
     best: dict[tuple[str, str], Proposal] = {}
