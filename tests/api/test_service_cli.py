@@ -22,7 +22,7 @@ def test_db_upgrade_token_create_and_revoke(tmp_path: Path) -> None:
     home = tmp_path / "home"
     upgraded = run(home, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert json.loads(upgraded.stdout)["revision"] == "0001"
+    assert json.loads(upgraded.stdout)["revision"] == "0002"
     created = run(home, "token", "create", "--role", "auditor", "--tenant", "acme")
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()

@@ -34,7 +34,7 @@ def coded(text: str = NOTE, name: str = "enc1.txt") -> tuple[Encounter, dict[str
 
 
 def test_schema_is_at_head(store: SqlStore) -> None:
-    assert current_revision(store.engine) == head_revision() == "0001"
+    assert current_revision(store.engine) == head_revision() == "0002"
 
 
 def test_roundtrip_package_notes_meta(store: SqlStore) -> None:
@@ -291,3 +291,22 @@ def test_real_sealer_and_audit_log(tmp_path: Path, runtime_factory: Any) -> None
     assert store.audit.verify().ok
     store.close()
     assert b"Chest x-ray shows pneumonia" not in (tmp_path / "home" / "codeproof.db").read_bytes()
+
+
+def test_blobs_are_sealed_under_the_patient_subject(store: SqlStore) -> None:
+    import dataclasses
+
+    encounter, package = coded(name="subj1.txt")
+    encounter = dataclasses.replace(encounter, subject="subj-0123456789abcdef")
+    store.save_encounter(encounter, package, principal=SYSTEM)
+    sealer = store.sealer
+    with store.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from codeproof.store import tables as t
+
+        row = conn.execute(select(t.encounters).where(t.encounters.c.id == encounter.id)).one()
+    assert row.subject == "subj-0123456789abcdef"
+    opened = sealer.open(tenant=row.tenant, subject=row.subject, blob=bytes(row.package_blob))
+    assert b"codeproof.package/v1" in opened
+    assert store.get_package(encounter.id, principal=SYSTEM)["encounter_id"] == encounter.id

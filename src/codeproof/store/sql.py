@@ -252,12 +252,16 @@ class SqlStore(Store):
         it outside the store's transaction keeps SQLite's single writer free.
         """
         tenant = encounter.tenant
+        # The patient pseudonym when ingest found one, so erasing a person shreds all
+        # of their encounters; else the encounter itself is the subject.
+        subject = encounter.subject or encounter.id
         notes = [{"id": n.id, "text": n.text, "kind": n.kind, "date": n.date}
                  for n in encounter.notes]
         return {
-            "notes": self._seal(tenant, encounter.id, notes),
-            "package": self._seal(tenant, encounter.id, dict(package)),
-            "queries": {(e["system"], e["code"]): self._seal(tenant, encounter.id, e["query"])
+            "subject": subject,
+            "notes": self._seal(tenant, subject, notes),
+            "package": self._seal(tenant, subject, dict(package)),
+            "queries": {(e["system"], e["code"]): self._seal(tenant, subject, e["query"])
                         for e in _code_entries(package) if e["routing"] == "cdi_query"},
         }
 
@@ -301,7 +305,7 @@ class SqlStore(Store):
             versions_json=_dumps(_versions(encounter, package)),
             drg_weight=_drg_weight(package),
             evidence_support=supported / len(entries) if entries else 1.0,
-            attested_by=None, sealer=self.sealer.name,
+            attested_by=None, sealer=self.sealer.name, subject=sealed["subject"],
             notes_blob=sealed["notes"], package_blob=sealed["package"],
         ))
         if entries:
@@ -318,6 +322,7 @@ class SqlStore(Store):
             conn.execute(insert(t.cdi_queries), [
                 {**key, "system": e["system"], "code": e["code"],
                  "text_blob": sealed["queries"][(e["system"], e["code"])],
+                 "subject": sealed["subject"],
                  "status": "draft", "updated_by": principal.user, "updated_at": now,
                  "history_json": _dumps([{"at": now, "by": principal.user,
                                           "status": "draft", "edited": "drafted"}])}
@@ -329,7 +334,7 @@ class SqlStore(Store):
         authorize(principal, "package.read", audit=self.audit, subject=encounter_id)
         with self._engine.connect() as conn:
             row = self._encounter_row(conn, principal.tenant, encounter_id)
-        package = self._open(row.tenant, row.id, row.package_blob)
+        package = self._open(row.tenant, row.subject or row.id, row.package_blob)
         self._event("package.viewed", principal, encounter_id, {})
         if not isinstance(package, dict):
             raise StorageError(f"package of {encounter_id!r} is not an object")
@@ -341,7 +346,7 @@ class SqlStore(Store):
                   resource="notes")
         with self._engine.connect() as conn:
             row = self._encounter_row(conn, principal.tenant, encounter_id)
-        notes = self._open(row.tenant, row.id, row.notes_blob)
+        notes = self._open(row.tenant, row.subject or row.id, row.notes_blob)
         self._event("notes.viewed", principal, encounter_id, {"notes": len(notes)})
         return list(notes)
 
@@ -533,7 +538,8 @@ class SqlStore(Store):
 
     def _query(self, r: Any) -> CdiQuery:
         return CdiQuery(id=r.id, encounter_id=r.encounter_id, system=r.system, code=r.code,
-                        text=str(self._open(r.tenant, r.encounter_id, r.text_blob)),
+                        text=str(self._open(r.tenant, r.subject or r.encounter_id,
+                                            r.text_blob)),
                         status=r.status, updated_by=r.updated_by, updated_at=r.updated_at,
                         history=tuple(json.loads(r.history_json)))
 
@@ -563,11 +569,12 @@ class SqlStore(Store):
         sealed_text: bytes | None = None
         if text is not None:
             with self._engine.connect() as conn:
-                owner = conn.execute(select(q.c.encounter_id).where(
-                    q.c.tenant == principal.tenant, q.c.id == query_id)).scalar()
+                owner = conn.execute(select(q.c.encounter_id, q.c.subject).where(
+                    q.c.tenant == principal.tenant, q.c.id == query_id)).first()
             if owner is None:
                 raise NotFound(f"no CDI query {query_id}", query_id=query_id)
-            sealed_text = self._seal(principal.tenant, str(owner), text)
+            sealed_text = self._seal(principal.tenant, owner.subject or owner.encounter_id,
+                                     text)
         with self.write() as conn:
             r = conn.execute(select(q).where(q.c.tenant == principal.tenant,
                                              q.c.id == query_id)).first()

@@ -59,6 +59,8 @@ encounters = Table(
     Column("evidence_support", Float, nullable=False, default=1.0),
     Column("attested_by", String(128), nullable=True),
     Column("sealer", String(64), nullable=False),
+    # data-key subject of the sealed blobs: the patient pseudonym, else the encounter id
+    Column("subject", String(64), nullable=False, server_default=""),
     Column("notes_blob", LargeBinary, nullable=False),
     Column("package_blob", LargeBinary, nullable=False),
     PrimaryKeyConstraint("tenant", "id", name="pk_cp_encounters"),
@@ -130,6 +132,7 @@ cdi_queries = Table(
     Column("updated_by", String(128), nullable=False),
     Column("updated_at", String(40), nullable=False),
     Column("history_json", Text, nullable=False),
+    Column("subject", String(64), nullable=False, server_default=""),
     UniqueConstraint("tenant", "encounter_id", "system", "code", name="uq_cp_cdi_code"),
 )
 
