@@ -90,8 +90,9 @@ class Pipeline:
             actor: str = "system",
             on_stage: Callable[[StageRecord], None] | None = None) -> Encounter:
         """Run every stage in order; wrap unexpected failures in :class:`StageFailed`."""
+        after = encounter.digest()
         for stage in self.stages:
-            before = encounter.digest()
+            before = after  # the previous stage's output digest is this one's input
             t0 = time.perf_counter()
             try:
                 encounter = stage(encounter)
@@ -105,10 +106,11 @@ class Pipeline:
                     stage=stage.name,
                     encounter=encounter.id,
                 ) from exc
+            after = encounter.digest()
             record = StageRecord(
                 stage=stage.name,
                 input_digest=before,
-                output_digest=encounter.digest(),
+                output_digest=after,
                 duration_ms=round((time.perf_counter() - t0) * 1000, 3),
             )
             encounter = dataclasses.replace(encounter, stages=(*encounter.stages, record))

@@ -107,3 +107,18 @@ def test_html_escapes_and_highlights() -> None:
     assert "&lt;uncontrolled&gt;" in page
     assert 'data-codes="ICD-10-CM:E11.9"' in page
     assert "<script>" in page  # click-to-highlight behaviour
+
+
+def test_reference_jsonschema_agrees_with_the_fast_validator() -> None:
+    import jsonschema
+
+    from codeproof.export.package import package_schema
+
+    validator = jsonschema.Draft202012Validator(package_schema())
+    jsonschema.Draft202012Validator.check_schema(package_schema())
+    package = build_package(_encounter())
+    assert validator.is_valid(package)
+    package["codes"][0]["confidence"] = 1.5
+    assert not validator.is_valid(package)
+    with pytest.raises(JustificationError):
+        validate_package(package)

@@ -46,20 +46,32 @@ def package_schema() -> dict[str, Any]:
     return json.loads(ref.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
+@cache
+def _validator() -> Any:
+    """The schema compiled to Python by fastjsonschema (~10x faster than jsonschema).
+
+    The published schema is draft 2020-12; it only uses keywords whose meaning is
+    the same in draft-07, which fastjsonschema implements. ``tests/export`` checks
+    the reference ``jsonschema`` validator agrees on valid and invalid packages.
+    """
+    import fastjsonschema
+
+    schema = {k: v for k, v in package_schema().items() if k != "$schema"}
+    return fastjsonschema.compile(schema)
+
+
 def validate_package(package: dict[str, Any]) -> None:
     """Raise :class:`JustificationError` when ``package`` breaks the schema."""
-    import jsonschema
+    import fastjsonschema
 
-    validator = jsonschema.Draft202012Validator(package_schema())
-    errors = sorted(validator.iter_errors(package), key=lambda e: list(e.path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.path) or "(root)"
+    try:
+        _validator()(package)
+    except fastjsonschema.JsonSchemaException as exc:
         raise JustificationError(
-            f"package {package.get('encounter_id')!r} breaks {PACKAGE_SCHEMA_ID} at {where}: "
-            f"{first.validator} check failed",
+            f"package {package.get('encounter_id')!r} breaks {PACKAGE_SCHEMA_ID}: "
+            f"{getattr(exc, 'message', exc)}",
             encounter=str(package.get("encounter_id")),
-        )
+        ) from None
 
 
 def _evidence(ev: Evidence) -> dict[str, Any]:
