@@ -35,7 +35,7 @@ FEATURES: tuple[str, ...] = (
     "neg", "unc", "hist", "fam", "hypo", "affirmed_hits",
     "first_pos", "n_sentences",
     "prior_code", "prior_cat", "code_len", "billable", "unspec", "chapter",
-    "n_sources", "cat_cands", "doc_len", "sec_weight",
+    "n_sources", "cat_cands", "doc_len", "sec_weight", "p_stems", "p_cover",
 )
 
 
@@ -52,12 +52,13 @@ class Hit:
     """One retriever proposal with its span and assertion flags."""
 
     code: str
-    source: str  # "title", "inclusion" or "lexicon"
+    source: str  # "title", "inclusion", "partial" or "lexicon"
     start: int
     end: int
     sentence: int
     strength: float  # title: matched stems; lexicon: P(code | phrase)
     compact: float = 1.0  # covered tokens / matched stems (1 = contiguous)
+    cover: float = 1.0  # matched stems / term stems (partial title matches < 1)
     co: int = 0
     df: int = 0
     n: int = 0
@@ -153,6 +154,15 @@ def _title_hits(doc: DocAnalysis, index: TitleIndex, ctx: _CtxFn, note_id: str) 
                 strength=float(len(term.stems)),
                 compact=(hi - lo + 1) / len(term.stems),
                 context=ctx(si, tokens[lo].start, tokens[hi].end), note_id=note_id))
+        for term, matched in index.match_partial(positions):
+            anchor = positions[matched[0]][0]
+            idxs = [min(positions[s], key=lambda p: abs(p - anchor)) for s in matched]
+            lo, hi = min(idxs), max(idxs)
+            hits.append(Hit(
+                code=term.code, source="partial", start=tokens[lo].start,
+                end=tokens[hi].end, sentence=si, strength=float(len(matched)),
+                compact=(hi - lo + 1) / len(matched), cover=len(matched) / len(term.stems),
+                context=ctx(si, tokens[lo].start, tokens[hi].end), note_id=note_id))
     return hits
 
 
@@ -211,14 +221,17 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
     cat_count: dict[str, int] = defaultdict(int)
     for code, hits in by_code.items():
         cat_count[code[:3]] += 1
-        t = max((h.strength for h in hits if h.source != "lexicon"), default=0.0)
+        t = max((h.strength for h in hits if h.source in ("title", "inclusion")),
+                default=0.0)
         best_title_in_cat[code[:3]] = max(best_title_in_cat[code[:3]], t)
     length = max(len(doc.text), 1)
     norm = max(n_train, 1)
     out: list[Candidate] = []
     for code, hits in by_code.items():
-        titles = [h for h in hits if h.source != "lexicon"]
+        titles = [h for h in hits if h.source in ("title", "inclusion")]
+        partial = [h for h in hits if h.source == "partial"]
         lex = [h for h in hits if h.source == "lexicon"]
+        best_p = max(partial, key=lambda h: (h.cover, h.strength), default=None)
         best_t = max(titles, key=lambda h: (h.strength, -h.compact), default=None)
         best_l = max(lex, key=lambda h: (h.strength, h.co), default=None)
         n = len(hits)
@@ -260,6 +273,8 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
             float(cat_count[code[:3]]),
             math.log(length),
             sec,
+            best_p.strength if best_p else 0.0,
+            best_p.cover if best_p else 0.0,
         )
         out.append(Candidate(code=code, hits=tuple(hits), features=features))
     out.sort(key=lambda c: c.code)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,23 @@ class TitleIndex:
                 term = self.terms[i]
                 if all(s in present for s in term.stems):
                     found.append(term)
+        return found
+
+    def match_partial(self, stems: Iterable[str], *, min_cover: float = 0.6
+                      ) -> list[tuple[Term, tuple[str, ...]]]:
+        """Terms of >= 3 stems with their rarest stem and >= ``min_cover`` of the
+        others present (but not all): ``(term, matched stems)`` pairs."""
+        present = set(stems)
+        found: list[tuple[Term, tuple[str, ...]]] = []
+        for stem in present:
+            for i in self._anchors.get(stem, ()):
+                term = self.terms[i]
+                n = len(term.stems)
+                if n < 3:
+                    continue
+                matched = tuple(s for s in term.stems if s in present)
+                if n > len(matched) >= max(2, math.ceil(min_cover * n)):
+                    found.append((term, matched))
         return found
 
     def to_json(self) -> list[list[object]]:
