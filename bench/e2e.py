@@ -40,7 +40,8 @@ def main() -> int:
     proc = subprocess.run([exe, "code", str(DEV / "text"), "--out", str(out), "--quiet"],
                           env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss_mb = usage.ru_maxrss / 1024
     packages = sorted(out.glob("*.json"))
     print(f"exit code: {proc.returncode}")
     if proc.returncode not in (0, 2):
@@ -49,7 +50,10 @@ def main() -> int:
     print(f"packages: {len(packages)}")
     print(f"wall seconds (incl. start-up): {wall:.1f}")
     print(f"notes/s (incl. start-up): {len(packages) / wall:.2f}")
-    print(f"peak RSS of the coding process: {rss_mb:.0f} MB")
+    print(f"peak RSS of one coding process: {rss_mb:.0f} MB")
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"CPU seconds (all processes): {cpu:.1f}; notes per CPU-second: "
+          f"{len(packages) / cpu:.2f}")
     problems = 0
     routing: Counter[str] = Counter()
     for path in packages:

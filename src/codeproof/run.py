@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeproof.errors import BackendUnavailable, CodeproofError
+from codeproof.errors import BackendUnavailable, CodeproofError, PipelineError
 from codeproof.export.html import render_html
 from codeproof.export.package import build_package
 from codeproof.ingest import iter_input_files, parse_path
 from codeproof.ingest._common import sha256_bytes
 from codeproof.model import Encounter, Setting, sha256_text
 from codeproof.pipeline import Pipeline
+from codeproof.registrations import get_registry
 from codeproof.runtime import Runtime
 from codeproof.security.base import Principal
 
@@ -176,6 +177,9 @@ def _already_done(out_dir: Path, path: Path) -> bool:
         return False
 
 
+#: Batches at least this big run in parallel workers when ``workers`` is 0 (auto).
+AUTO_PARALLEL_MIN = 40
+
 _WORKER: dict[str, Runtime] = {}  # per worker *process* only (see _worker_init)
 
 
@@ -230,13 +234,18 @@ def _results(runtime: Runtime, paths: list[Path], *, setting: Setting | None, te
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("spawn")  # no forked model/thread state
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                              initializer=_worker_init, initargs=(settings_json,)) as pool:
         futures = [pool.submit(_worker_code, path, setting, tenant, region) for path in paths]
         for path, future in zip(paths, futures, strict=True):
-            yield path, future.result()
+            try:
+                yield path, future.result()
+            except BrokenProcessPool as exc:  # a worker failed to start (bad model, config)
+                raise PipelineError("a coding worker process failed to start; run with "
+                                    "--workers 1 to see the error") from exc
 
 
 def _ray_results(settings_json: str, paths: list[Path], *, setting: Setting | None,
@@ -273,7 +282,7 @@ def _ray_results(settings_json: str, paths: list[Path], *, setting: Setting | No
 def code_paths(runtime: Runtime, inputs: Iterable[Path], out_dir: Path, *,
                setting: Setting | None = None, tenant: str | None = None,
                resume: bool = False, persist: bool = True, html: bool = True,
-               workers: int = 1, executor: str = "process",
+               workers: int = 0, executor: str = "process",
                on_result: Callable[[Path, CodingResult | None, CodeproofError | None], None]
                | None = None) -> BatchReport:
     """Code every input file (folders expanded) into ``out_dir``; never stop on one bad input.
@@ -287,7 +296,6 @@ def code_paths(runtime: Runtime, inputs: Iterable[Path], out_dir: Path, *,
     """
     tenant = tenant or runtime.settings.security.default_tenant
     region = runtime.settings.security.tenant_regions.get(tenant, "US")
-    _pipeline(runtime)  # fail fast on configuration errors
     report = BatchReport()
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -297,6 +305,14 @@ def code_paths(runtime: Runtime, inputs: Iterable[Path], out_dir: Path, *,
             report.skipped.append(path.name)
         else:
             todo.append(path)
+    if workers <= 0:  # auto: parallel only when the batch is big enough to pay start-up
+        workers = min(os.cpu_count() or 1, 4) if len(todo) >= AUTO_PARALLEL_MIN else 1
+    if workers > 1 and len(todo) > 1:
+        registry = get_registry("stages")  # fail fast on unknown names without loading
+        for name in runtime.settings.pipeline.stages:  # models in this process
+            registry.get(name)
+    else:
+        _pipeline(runtime)  # fail fast on configuration errors
     for path, outcome in _results(runtime, todo, setting=setting, tenant=tenant,
                                   region=region, workers=workers, executor=executor):
         if isinstance(outcome, CodeproofError):

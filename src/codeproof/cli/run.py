@@ -55,8 +55,9 @@ def register(app: typer.Typer) -> None:
         no_store: bool = typer.Option(False, "--no-store", help="Write files only; do not "
                                       "store encounters or audit events in the database."),
         no_html: bool = typer.Option(False, "--no-html", help="Write JSON packages only."),
-        workers: int = typer.Option(1, "--workers", "-j", min=1,
-                                    help="Run the pipeline in N parallel workers."),
+        workers: int = typer.Option(0, "--workers", "-j", min=0,
+                                    help="Run the pipeline in N parallel workers; 0 (auto) "
+                                    "uses up to 4 cores for batches of 40+ inputs."),
         executor: str = typer.Option("process", "--executor",
                                      help="process (local worker processes) or ray "
                                      "(Ray actors; needs the ray extra)."),
