@@ -101,6 +101,7 @@ class RulesSettings(_Section):
     ncci_dir: Path | None = None  # user-supplied CMS NCCI PTP/MUE files
     ncci_claim_type: Literal["practitioner", "hospital"] = "practitioner"
     families: tuple[str, ...] = ()  # rule families to run; empty = all
+    drg_weights_file: Path | None = None  # user-supplied CMS MS-DRG "Table 5" (weights)
 
 
 class JustifySettings(_Section):

@@ -34,7 +34,8 @@ identifiers: they name ids, offsets, file names and codes only.
     ├── RuleDataError                    CP-RULE-001
     │   ├── UnknownPayer                 CP-RULE-002
     │   ├── ExpiredPack                  CP-RULE-003
-    │   └── MalformedPack                CP-RULE-004
+    │   ├── MalformedPack                CP-RULE-004
+    │   └── MalformedDrgWeights          CP-RULE-005
     ├── JustificationError               CP-JUS-001
     │   ├── UngroundedClaim              CP-JUS-002
     │   └── KnowledgeBaseError           CP-JUS-003
@@ -90,6 +91,7 @@ __all__ = [
     "KnowledgeBaseError",
     "KeyError_",
     "MalformedInput",
+    "MalformedDrgWeights",
     "MalformedPack",
     "MissingRequirement",
     "ModelArtifactError",
@@ -318,6 +320,12 @@ class MalformedPack(RuleDataError):
     """A rule pack file does not follow the pack format."""
 
     code = "CP-RULE-004"
+
+
+class MalformedDrgWeights(RuleDataError):
+    """The MS-DRG relative weights file (``rules.drg_weights_file``) is unreadable or malformed."""
+
+    code = "CP-RULE-005"
 
 
 class JustificationError(CodeproofError):

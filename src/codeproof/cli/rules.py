@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 
 from codeproof.errors import ConfigError
-from codeproof.model import RuleFinding
+from codeproof.model import Report, RuleFinding
 
-__all__ = ["register"]
+__all__ = ["register", "summary_line"]
 
 
 def _date(value: str | None) -> date | None:
@@ -36,6 +36,33 @@ def _print_findings(findings: tuple[RuleFinding, ...]) -> None:
                        f"{item.citation}")
         if item.fix:
             typer.echo(f"        fix: {item.fix}")
+
+
+def summary_line(report: Report) -> str:
+    """One human line for a ``drg`` / ``hcc`` / ``em_level`` report."""
+    data = json.loads(report.data)
+    if report.name == "drg":
+        if not data.get("grouped"):
+            return f"ungroupable (return code {data.get('return_code')})"
+        weight = data.get("weight")
+        shown = f"weight {weight:.4f}" if isinstance(weight, int | float) else (
+            f"weight n/a ({data.get('weight_status')})")
+        cc = ", ".join(f"{c['code']} {c['level']} {c['effect']}" for c in data["cc_mcc"])
+        mce = data.get("mce") or {}
+        return (f"MS-DRG {data['drg']} {data['description']} (MDC {data['mdc']}, "
+                f"{data['grouper_version']}); {shown}; CC/MCC: {cc or 'none'}; "
+                f"MCE edits: {mce.get('edits', 'not run')}")
+    if report.name == "hcc":
+        hccs = ", ".join(f"HCC {h['hcc']} [{h['meat']}]" for h in data["hccs"]) or "none"
+        return (f"RAF {data['raf']:.3f} (demographic {data['raf_parts']['demographic']:.3f}, "
+                f"disease {data['raf_parts']['disease']:.3f}; PY{data['payment_year']}); "
+                f"{hccs}")
+    if report.name == "em_level":
+        e = data["elements"]
+        return (f"suggested {data['suggested_code']} ({data['patient']}, MDM {data['mdm']}: "
+                f"problems {e['problems']['level']}, data {e['data']['level']}, "
+                f"risk {e['risk']['level']})")
+    return report.producer
 
 
 def register(app: typer.Typer) -> None:
@@ -62,19 +89,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-check a package; exit 1 when any error-severity finding is found."""
         from codeproof.config import load_settings
-        from codeproof.rules.engine import validate_package_file
+        from codeproof.rules.engine import check_package_file
         from codeproof.runtime import Runtime
 
-        encounter, findings = validate_package_file(
+        encounter, result = check_package_file(
             package, runtime=Runtime(load_settings()), payer=payer, on=_date(on),
             note_files=note, families=family)
+        findings = result.findings
         errors = sum(1 for f in findings if f.severity == "error")
         if as_json:
             typer.echo(json.dumps({"encounter_id": encounter.id,
                                    "findings": [asdict(f) for f in findings],
+                                   "reports": {r.name: {"producer": r.producer,
+                                                        "data": json.loads(r.data)}
+                                               for r in result.reports},
                                    "errors": errors}, indent=2))
         else:
             _print_findings(findings)
+            for report in result.reports:
+                typer.echo(f"{report.name.upper():<8} {summary_line(report)}")
             warnings = sum(1 for f in findings if f.severity == "warning")
             typer.echo(f"{encounter.id}: {errors} error(s), {warnings} warning(s), "
                        f"{len(findings) - errors - warnings} info")

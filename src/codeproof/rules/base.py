@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from codeproof.rules.mce import MceChecker
     from codeproof.rules.ncci import NcciSource
     from codeproof.rules.packs import PackSet
+    from codeproof.rules.reports import DrgWeights
 
 __all__ = [
     "ClaimLine",
@@ -327,6 +328,7 @@ class RuleContext:
     mce: MceChecker | None = None
     grouper: DrgGrouper | None = None
     hcc: HccScorer | None = None
+    drg_weights: DrgWeights | None = None  # rules.drg_weights_file, for the DRG report
     as_of: date | None = None  # overrides the claim date (``validate --date``)
     ncci_claim_type: Literal["practitioner", "hospital"] = "practitioner"
     families: frozenset[str] = field(default_factory=frozenset)  # empty = all

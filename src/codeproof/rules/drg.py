@@ -4,7 +4,9 @@
 :class:`DrgResult` (DRG, MDC, CMS title, severity, and each secondary
 diagnosis' CC/MCC level and whether it drove the DRG). The rule family ``drg``
 reports, for inpatient claims only, the assignment (info), every CC/MCC
-contribution (info), and an error when the claim is ungroupable.
+contribution (info), and an error when the claim is ungroupable; from the same
+grouping it returns the ``drg`` report (:mod:`codeproof.rules.reports`), with the
+relative weight when ``rules.drg_weights_file`` is set.
 
 Version choice (``rules.drg_version``): ``"v43"`` means the latest release of
 v43 (431), ``"v43.0"``/``"v43.1"`` a given release, ``"auto"`` the release in
@@ -15,6 +17,7 @@ DRG results were cross-checked against ``drgpy`` 0.2.1's gold cases
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from dataclasses import dataclass
@@ -22,9 +25,10 @@ from datetime import date
 from typing import Any, ClassVar
 
 from codeproof.errors import ConfigError
-from codeproof.model import RuleFinding
+from codeproof.model import CodeAssignment, RuleFinding
 from codeproof.rules.base import ClaimView, RuleContext, compact, finding
 from codeproof.rules.mce import mce_sex
+from codeproof.rules.reports import RuleOutput
 
 __all__ = ["DrgGrouper", "DrgResult", "DrgRules", "SdxImpact", "resolve_version"]
 
@@ -166,23 +170,32 @@ class DrgRules:
 
     def __call__(self, claim: ClaimView, context: RuleContext, /) -> tuple[RuleFinding, ...]:
         """Group the claim and explain the result."""
+        return self.run(claim, context).findings
+
+    def run(self, claim: ClaimView, context: RuleContext, /) -> RuleOutput:
+        """Group the claim once: findings plus the ``drg`` report (inpatient only)."""
         grouper = context.grouper
         if grouper is None or claim.setting != "inpatient" or claim.principal is None:
-            return ()
+            return RuleOutput()
         on = context.date_for(claim)
         result = grouper.group_claim(claim, on)
         if result is None:
-            return ()
-        version = f"v{result.version // 10}.{result.version % 10} ({grouper.package})"
+            return RuleOutput()
+        release = f"v{result.version // 10}.{result.version % 10}"
+        version = f"{release} ({grouper.package})"
         pdx_key = f"ICD-10-CM:{claim.principal.code}"
+        dotted = {compact(c.code): c for c in claim.diagnoses}
+        data = _report_data(result, claim, context, release=release, package=grouper.package,
+                            dotted=dotted)
+        output = functools.partial(RuleOutput, name="drg", data=data,
+                                   producer=f"rules.drg.v1:{grouper.package}:{release}")
         if result.drg is None or result.return_code != "OK":
-            return (finding(
+            return output(findings=(finding(
                 "drg.ungroupable", "error",
                 f"the claim does not group to an MS-DRG (return code {result.return_code})",
                 codes=(pdx_key,), pack=PACK, pack_version=version, citation=_CITATION,
                 fix="Check the principal diagnosis, age, sex and discharge status.",
-            ),)
-        dotted = {compact(c.code): c for c in claim.diagnoses}
+            ),))
         out = [finding(
             "drg.assignment", "info",
             f"{result.label}, MDC {result.mdc}, severity {result.severity}",
@@ -207,4 +220,46 @@ class DrgRules:
                 pack_version=version, citation=f"{_CITATION}, Appendix C (CC/MCC lists)",
                 evidence=code.evidence if code is not None else (),
             ))
-        return tuple(out)
+        return output(findings=tuple(out))
+
+
+def _effect(impact: SdxImpact) -> str:
+    if impact.excluded:
+        return "excluded"
+    return "drives_drg" if impact.drives_drg else "no_effect"
+
+
+def _report_data(result: DrgResult, claim: ClaimView, context: RuleContext, *, release: str,
+                 package: str, dotted: dict[str, CodeAssignment]) -> dict[str, Any]:
+    """The ``drg`` report: grouping, CC/MCC effects and (with a weights table) the weight.
+
+    The MCE summary (key ``mce``) is added by the validator, which sees the MCE findings.
+    """
+    grouped = result.drg is not None and result.return_code == "OK"
+    weights = context.drg_weights
+    row = weights.get(result.drg) if weights is not None and grouped else None
+    principal = claim.principal
+    return {
+        "grouper": package,
+        "grouper_version": release,
+        "grouped": grouped,
+        "return_code": result.return_code,
+        "drg": f"{result.drg:03d}" if result.drg is not None else None,
+        "description": result.title if grouped else "",
+        "mdc": result.mdc,
+        "severity": result.severity,
+        "principal_dx": principal.code if principal is not None else None,
+        "procedures": [c.code for c in claim.procedures],
+        "cc_mcc": [
+            {"code": dotted[i.code].code if i.code in dotted else i.code,
+             "level": i.severity, "effect": _effect(i)}
+            for i in result.sdx if i.severity in ("CC", "MCC")
+        ],
+        "weight": row.weight if row is not None else None,
+        "gmlos": row.gmlos if row is not None else None,
+        "amlos": row.amlos if row is not None else None,
+        "weights_source": weights.describe() if weights is not None else None,
+        "weight_status": ("no_table" if weights is None else
+                          "ok" if row is not None else
+                          "ungrouped" if not grouped else "drg_not_in_table"),
+    }

@@ -24,10 +24,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from codeproof.model import Evidence, RuleFinding
-from codeproof.rules.base import ClaimView, RuleContext, finding, scan_words
+from codeproof.rules.base import ClaimLine, ClaimView, RuleContext, finding, scan_words
+from codeproof.rules.reports import RuleOutput
 
 __all__ = ["EmAssessment", "EmRules", "assess_mdm"]
 
@@ -201,8 +202,12 @@ class EmRules:
 
     def __call__(self, claim: ClaimView, context: RuleContext, /) -> tuple[RuleFinding, ...]:
         """Suggest the MDM level; compare with a billed office E/M code."""
+        return self.run(claim, context).findings
+
+    def run(self, claim: ClaimView, context: RuleContext, /) -> RuleOutput:
+        """Assess MDM once: findings plus the ``em_level`` report (outpatient with notes)."""
         if claim.setting != "outpatient":
-            return ()
+            return RuleOutput()
         on = context.date_for(claim)
         out: list[RuleFinding] = []
         billed = [ln for ln in claim.lines if ln.code in _NEW or ln.code in _EST
@@ -215,10 +220,10 @@ class EmRules:
                     fix="Report 99202-99205 by MDM or total time.",
                 ))
         if not any(n.text.strip() for n in claim.notes):
-            return tuple(out)  # no note text (a package validated without --note)
+            return RuleOutput(findings=tuple(out))  # no note text (validated without --note)
         relevant = [ln for ln in billed if ln.code not in ("99201", "99211")]
         if not relevant and not claim.diagnoses:
-            return tuple(out)
+            return RuleOutput(findings=tuple(out))
         assessment = assess_mdm(claim)
         new_patient = assessment.new_patient or any(ln.code in _NEW for ln in relevant)
         if new_patient != assessment.new_patient:
@@ -251,4 +256,40 @@ class EmRules:
                     f"Consider {suggested} if the documentation supports it.",
                 blocking=False,
             ))
-        return tuple(out)
+        return RuleOutput(findings=tuple(out), name="em_level", producer=f"rules.em.v1:{PACK}",
+                          data=_report_data(assessment, relevant))
+
+
+def _report_data(assessment: EmAssessment, billed: list[ClaimLine]) -> dict[str, Any]:
+    """The ``em_level`` report: suggested code, MDM elements with reasons, billed check.
+
+    Cues are given as note offsets only (no quoted text).
+    """
+    table = _NEW if assessment.new_patient else _EST
+    reasons = dict(r.split(": ", 1) for r in assessment.reasons)
+
+    def element(name: str, level: int) -> dict[str, Any]:
+        return {"level": LEVELS[level], "score": level, "reason": reasons.get(name, "")}
+
+    def compare(code: str) -> str:
+        level = (_NEW if code in _NEW else _EST).index(code)
+        if code == assessment.code:
+            return "match"
+        return "above" if level > assessment.mdm else "below"
+
+    return {
+        "suggested_code": assessment.code,
+        "mdm": LEVELS[assessment.mdm],
+        "patient": "new" if assessment.new_patient else "established",
+        "code_range": f"{table[0]}-{table[-1]}",
+        "elements": {"problems": element("problems", assessment.problems),
+                     "data": element("data", assessment.data),
+                     "risk": element("risk", assessment.risk)},
+        "reasoning": "MDM is the highest level two of the three elements meet: "
+                     f"problems {LEVELS[assessment.problems]}, data "
+                     f"{LEVELS[assessment.data]}, risk {LEVELS[assessment.risk]} -> "
+                     f"{LEVELS[assessment.mdm]} ({assessment.code})",
+        "billed": [{"code": ln.code, "versus_suggested": compare(ln.code)} for ln in billed],
+        "cues": [{"note_id": e.note_id, "start": e.start, "end": e.end}
+                 for e in assessment.cues],
+    }

@@ -11,14 +11,16 @@ the error code, so one bad payer name does not stop the coding of the encounter.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeproof.errors import ConfigError, RuleDataError
-from codeproof.model import Encounter, RuleFinding
+from codeproof.model import Encounter, Report, RuleFinding
 from codeproof.rules.base import ClaimView, Rule, RuleContext, TerminologyLike, finding
 from codeproof.rules.cdi import CdiRules
 from codeproof.rules.drg import DrgGrouper, DrgRules
@@ -30,14 +32,17 @@ from codeproof.rules.ncci import ModifierRules, NcciRules, NcciTables
 from codeproof.rules.necessity import NecessityRules
 from codeproof.rules.packs import PackSet, load_packs
 from codeproof.rules.payer import PayerRules
+from codeproof.rules.reports import RuleOutput, load_drg_weights, mce_summary
 
 if TYPE_CHECKING:
     from codeproof.runtime import Runtime
 
 __all__ = [
     "FAMILIES",
+    "Validation",
     "Validator",
     "build_context",
+    "check_package_file",
     "load_terminology",
     "validate_package_file",
 ]
@@ -96,6 +101,19 @@ class Validator:
 
     def validate_claim(self, claim: ClaimView) -> tuple[RuleFinding, ...]:
         """All findings for a claim view (errors first)."""
+        return self.check_claim(claim).findings
+
+    def check(self, encounter: Encounter) -> Validation:
+        """Findings and reports for ``encounter``."""
+        return self.check_claim(ClaimView.from_encounter(encounter))
+
+    def check_claim(self, claim: ClaimView) -> Validation:
+        """Findings (errors first) and the PHI-free reports of the families that apply.
+
+        Families with a ``run`` method (drg, hcc, em) compute their result once and
+        return both; the ``drg`` report gets the MCE edit summary of this claim.
+        """
+        reports: list[RuleOutput] = []
         out: list[RuleFinding] = [
             finding("claim.line_format", "error",
                     f"claim line {text!r} is not CODE[-MOD...][*UNITS]",
@@ -104,7 +122,14 @@ class Validator:
         ]
         for rule in self.rules:
             try:
-                out.extend(rule(claim, self.context))
+                run = getattr(rule, "run", None)
+                if run is None:
+                    out.extend(rule(claim, self.context))
+                else:
+                    result: RuleOutput = run(claim, self.context)
+                    out.extend(result.findings)
+                    if result.data is not None:
+                        reports.append(result)
             except RuleDataError as exc:
                 if self.strict:
                     raise
@@ -116,7 +141,26 @@ class Validator:
                 ))
                 logger.warning("rule family %s skipped on encounter %s: %s", rule.family,
                                claim.encounter_id, exc.code)
-        return _dedupe(sorted(out, key=lambda f: _ORDER[f.severity]))
+        findings = _dedupe(sorted(out, key=lambda f: _ORDER[f.severity]))
+        built: list[Report] = []
+        for item in reports:
+            if item.name == "drg" and item.data is not None:
+                mce_ran = self.context.mce is not None and any(
+                    r.family == "mce" for r in self.rules)
+                item = dataclasses.replace(item, data={
+                    **item.data, "mce": mce_summary(findings) if mce_ran else None})
+            report = item.report()
+            if report is not None:
+                built.append(report)
+        return Validation(findings=findings, reports=tuple(built))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Validation:
+    """What one validation produced: findings (errors first) and reports."""
+
+    findings: tuple[RuleFinding, ...] = ()
+    reports: tuple[Report, ...] = ()
 
 
 def _family(name: str) -> Callable[[], Rule]:
@@ -157,8 +201,9 @@ def build_context(
     as_of: date | None = None,
     packs: PackSet | None = None,
     families: Iterable[str] = (),
+    drg_weights_file: Path | None = None,
 ) -> RuleContext:
-    """Load packs, NCCI tables and the native MCE/grouper/HCC engines once."""
+    """Load packs, NCCI tables, the DRG weights and the native MCE/grouper/HCC engines once."""
     chosen = {f.removeprefix("rules.").removesuffix(".v1") for f in families} or set(FAMILIES)
     if ncci_dir is not None and not ncci_dir.is_dir():
         raise ConfigError(f"rules.ncci_dir {ncci_dir} is not a directory",
@@ -171,13 +216,15 @@ def build_context(
         mce=MceChecker() if "mce" in chosen else None,
         grouper=DrgGrouper(drg_version) if chosen & {"drg", "cdi"} else None,
         hcc=HccScorer(hcc_model) if "hcc" in chosen else None,
+        drg_weights=load_drg_weights(drg_weights_file)
+        if drg_weights_file is not None and "drg" in chosen else None,
         as_of=as_of,
         ncci_claim_type=kind,
         families=frozenset(chosen),
     )
 
 
-def validate_package_file(
+def check_package_file(
     path: Path,
     *,
     runtime: Runtime,
@@ -185,8 +232,8 @@ def validate_package_file(
     on: date | None = None,
     note_files: Iterable[Path] = (),
     families: Iterable[str] = (),
-) -> tuple[Encounter, tuple[RuleFinding, ...]]:
-    """Re-check a ``codeproof.package/v1`` file; pack problems raise (strict)."""
+) -> tuple[Encounter, Validation]:
+    """Re-check a ``codeproof.package/v1`` file: findings and reports; pack problems raise."""
     from codeproof.rules.package import encounter_from_package, read_package
 
     package = read_package(path)
@@ -200,8 +247,24 @@ def validate_package_file(
         packs_dir=rules.packs_dir, ncci_dir=rules.ncci_dir,
         ncci_claim_type=rules.ncci_claim_type, drg_version=rules.drg_version,
         hcc_model=rules.hcc_model, as_of=on, families=chosen,
+        drg_weights_file=rules.drg_weights_file,
     )
-    return encounter, Validator(context, families=chosen, strict=True).validate(encounter)
+    return encounter, Validator(context, families=chosen, strict=True).check(encounter)
+
+
+def validate_package_file(
+    path: Path,
+    *,
+    runtime: Runtime,
+    payer: str | None = None,
+    on: date | None = None,
+    note_files: Iterable[Path] = (),
+    families: Iterable[str] = (),
+) -> tuple[Encounter, tuple[RuleFinding, ...]]:
+    """Re-check a ``codeproof.package/v1`` file (findings only); pack problems raise."""
+    encounter, result = check_package_file(path, runtime=runtime, payer=payer, on=on,
+                                           note_files=note_files, families=families)
+    return encounter, result.findings
 
 
 def _wants(families: tuple[str, ...], name: str) -> bool:

@@ -24,8 +24,10 @@ from typing import Any, ClassVar
 from codeproof.model import CodeAssignment, Evidence, RuleFinding
 from codeproof.rules.base import ClaimView, RuleContext, compact, finding, scan_words
 from codeproof.rules.packs import MeatLexicon, RulePack
+from codeproof.rules.reports import RuleOutput
 
-__all__ = ["HccCategory", "HccRules", "HccScore", "HccScorer", "MeatMatcher", "blend_for"]
+__all__ = ["HccCategory", "HccRules", "HccScore", "HccScorer", "MeatMatcher", "blend_for",
+           "payment_year"]
 
 PACK = "cms.hcc"
 V28 = "CMS-HCC Model V28"
@@ -38,12 +40,12 @@ def blend_for(model: str, on: date | None) -> tuple[tuple[str, float], ...]:
     """(model, weight) pairs for the payment year of ``on``."""
     if model != V28:
         return ((model, 1.0),)
-    payment_year = (on.year + 1) if on is not None else 2026
-    if payment_year <= 2023:
+    year = payment_year(on)
+    if year <= 2023:
         return ((V24, 1.0),)
-    if payment_year == 2024:
+    if year == 2024:
         return ((V28, 0.33), (V24, 0.67))
-    if payment_year == 2025:
+    if year == 2025:
         return ((V28, 0.67), (V24, 0.33))
     return ((V28, 1.0),)
 
@@ -190,16 +192,28 @@ class HccRules:
 
     def __call__(self, claim: ClaimView, context: RuleContext, /) -> tuple[RuleFinding, ...]:
         """Score the claim and check MEAT evidence for each HCC."""
+        return self.run(claim, context).findings
+
+    def run(self, claim: ClaimView, context: RuleContext, /) -> RuleOutput:
+        """Score once: findings plus the ``hcc`` report (any claim with diagnoses)."""
         scorer = context.hcc
         if scorer is None or not claim.diagnoses:
-            return ()
+            return RuleOutput()
         on = context.date_for(claim)
         by_compact: dict[str, CodeAssignment] = {compact(c.code): c for c in claim.diagnoses}
-        if not scorer.relevant(tuple(by_compact)):
-            return ()
         score = scorer.score(tuple(by_compact), age=claim.age, sex=claim.sex, on=on)
-        if not score.categories:
-            return ()
+        meat_status: dict[str, tuple[str, tuple[str, ...]]] = {}
+        findings = self._findings(claim, context, scorer, score, by_compact, meat_status) \
+            if score.categories else ()
+        model = score.blend[0][0].removeprefix("CMS-HCC Model ")
+        return RuleOutput(findings=findings, name="hcc",
+                          producer=f"rules.hcc.v1:{scorer.package}:{model}",
+                          data=_report_data(scorer, score, by_compact, meat_status, on))
+
+    def _findings(self, claim: ClaimView, context: RuleContext, scorer: HccScorer,
+                  score: HccScore, by_compact: dict[str, CodeAssignment],
+                  meat_status: dict[str, tuple[str, tuple[str, ...]]]
+                  ) -> tuple[RuleFinding, ...]:
         blend = " + ".join(f"{w:.0%} {m.removeprefix('CMS-HCC Model ')}" for m, w in score.blend)
         version = f"{blend} ({scorer.package})"
         out: list[RuleFinding] = [finding(
@@ -223,6 +237,7 @@ class HccRules:
             evidence = tuple(e for c in codes for e in c.evidence)
             name = f"HCC {category.hcc} {category.label}".strip()
             if not evidence:
+                meat_status[category.hcc] = ("no_evidence", ())
                 out.append(finding(
                     "hcc.meat.no_evidence", "warning",
                     f"{name}: its codes carry no evidence span, so MEAT cannot be shown",
@@ -231,9 +246,11 @@ class HccRules:
                 ))
                 continue
             if meat is None:
+                meat_status[category.hcc] = ("not_checked", ())
                 continue
             pack, matcher = meat
             if not any(claim.note_text(e.note_id) for e in evidence):
+                meat_status[category.hcc] = ("unverifiable", ())
                 out.append(finding(
                     "hcc.meat.unverifiable", "info",
                     f"{name}: the note text is not available, so MEAT was not checked",
@@ -242,6 +259,9 @@ class HccRules:
                 ))
                 continue
             found = matcher.find(claim, evidence)
+            meat_status[category.hcc] = (
+                "present" if found else "missing",
+                tuple(e for e in ("monitor", "evaluate", "assess", "treat") if e in found))
             if found:
                 elements = "/".join(e[0].upper() for e in ("monitor", "evaluate", "assess",
                                                            "treat") if e in found)
@@ -262,3 +282,33 @@ class HccRules:
                     evidence=evidence,
                 ))
         return tuple(out)
+
+
+def payment_year(on: date | None) -> int:
+    """The CMS payment year of a date of service (the following year; 2026 when unknown)."""
+    return (on.year + 1) if on is not None else 2026
+
+
+def _report_data(scorer: HccScorer, score: HccScore, by_compact: dict[str, CodeAssignment],
+                 meat_status: dict[str, tuple[str, tuple[str, ...]]],
+                 on: date | None) -> dict[str, Any]:
+    """The ``hcc`` report: model/payment year, HCCs with codes and MEAT, RAF and its parts."""
+    return {
+        "model": scorer.model,
+        "package": scorer.package,
+        "payment_year": payment_year(on),
+        "blend": [{"model": m, "weight": w} for m, w in score.blend],
+        "raf": score.raf,
+        "raf_parts": {"demographic": round(score.raf - score.raf_hcc, 4),
+                      "disease": score.raf_hcc},
+        "hccs": [
+            {"hcc": c.hcc, "label": c.label, "coefficient": c.coefficient,
+             "model": c.model,
+             "codes": [by_compact[d].code if d in by_compact else d for d in c.codes],
+             "meat": meat_status.get(c.hcc, ("not_checked", ()))[0],
+             "meat_elements": list(meat_status.get(c.hcc, ("not_checked", ()))[1])}
+            for c in score.categories
+        ],
+        "dropped_by_hierarchy": [{"hcc": h, "kept": kept.split(",") if kept else []}
+                                 for h, kept in score.dropped],
+    }

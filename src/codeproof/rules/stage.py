@@ -16,23 +16,30 @@ __all__ = ["ValidateStage", "make_validate_stage"]
 
 
 class ValidateStage:
-    """Appends compliance findings (edits, payer, necessity, HCC, DRG, CDI, E/M)."""
+    """Appends compliance findings (edits, payer, necessity, HCC, DRG, CDI, E/M) and the
+    ``drg`` / ``hcc`` / ``em_level`` reports of the families that apply."""
 
     name: ClassVar[str] = "rules.validate.v1"
     requires: ClassVar[frozenset[str]] = frozenset({"codes"})
-    assigns: ClassVar[frozenset[str]] = frozenset({"findings", "versions"})
+    assigns: ClassVar[frozenset[str]] = frozenset({"findings", "reports", "versions"})
 
     def __init__(self, validator: Validator, *, default_payer: str | None = None) -> None:
         self.validator = validator
         self.default_payer = default_payer
 
     def __call__(self, encounter: Encounter, /) -> Encounter:
-        """Return the encounter with this stage's findings appended."""
+        """Return the encounter with this stage's findings and reports appended.
+
+        A report of the same name from an earlier run is replaced, not duplicated.
+        """
         claim = ClaimView.from_encounter(encounter)
         if claim.payer is None and self.default_payer:
             claim = dataclasses.replace(claim, payer=self.default_payer)
-        findings = self.validator.validate_claim(claim)
-        encounter = dataclasses.replace(encounter, findings=(*encounter.findings, *findings))
+        result = self.validator.check_claim(claim)
+        names = {r.name for r in result.reports}
+        encounter = dataclasses.replace(
+            encounter, findings=(*encounter.findings, *result.findings),
+            reports=(*(r for r in encounter.reports if r.name not in names), *result.reports))
         return encounter.with_versions(rules=self.validator.version)
 
 
@@ -46,6 +53,7 @@ def _build_validator(runtime: Runtime) -> Validator:
         drg_version=rules.drg_version,
         hcc_model=rules.hcc_model,
         families=rules.families,
+        drg_weights_file=rules.drg_weights_file,
     )
     return Validator(context, families=rules.families, strict=False)
 
