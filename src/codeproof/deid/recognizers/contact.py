@@ -18,6 +18,11 @@ PATTERNS: Final[tuple[PhiPattern, ...]] = (
                r"(?i)\b(?:pager|pgr|pg|beeper|beep|ext|extension|cell|tel|telephone|phone|fax|"
                r"home|work|office|mobile|call\s+back)\s*(?:#|no\.?|number|num)?\s*[:#]?\s*"
                r"(?:#\s*)?(?P<phi>\d{4,5}|\d{3}[\s.\-]\d{4})\b", 0.8, "PHONE"),
+    PhiPattern("phone_local",
+               r"(?i)\b(?:reached|reach|call|calls|called|contact|contacted|fax|faxed|phone|"
+               r"number|#|tel|dial|paged?)\b[^\n\d]{0,20}?(?<![\d\-])"
+               r"(?P<phi>[2-9]\d{2}-\d{4})(?![\d\-]|\s*(?:cc|ml|mg|units?|u|hrs?)\b)",
+               0.7, "PHONE"),
     PhiPattern("phone_spaced", r"(?<![\d.,/])(?P<phi>\d{3} \d{3} \d{4,5})(?![\d.,/])", 0.6,
                "PHONE"),
     PhiPattern("extension", r"(?<![\w])(?P<phi>[xX]\d{4,5})\b", 0.6, "PHONE"),

@@ -20,16 +20,41 @@ from codeproof.deid.recognizers.base import result
 from codeproof.deid.recognizers.names import word_class
 from codeproof.deid.recognizers.tokens import Token, case_mode, tokenize
 
-__all__ = ["ADDRESS_PATTERNS", "CONTEXT", "ClinicalLocationRecognizer", "invalidate"]
+__all__ = [
+    "ADDRESS_PATTERNS",
+    "CONTEXT",
+    "US_STATES",
+    "US_STATE_CODES",
+    "ClinicalLocationRecognizer",
+    "invalidate",
+]
 
+#: US states and territories (kept: Safe Harbor removes subdivisions smaller than a state).
+US_STATES: Final[tuple[str, ...]] = (
+    "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut",
+    "delaware", "florida", "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa",
+    "kansas", "kentucky", "louisiana", "maine", "maryland", "massachusetts", "michigan",
+    "minnesota", "mississippi", "missouri", "montana", "nebraska", "nevada",
+    "new hampshire", "new jersey", "new mexico", "new york", "north carolina",
+    "north dakota", "ohio", "oklahoma", "oregon", "pennsylvania", "rhode island",
+    "south carolina", "south dakota", "tennessee", "texas", "utah", "vermont", "virginia",
+    "washington", "west virginia", "wisconsin", "wyoming", "puerto rico")
+US_STATE_CODES: Final[tuple[str, ...]] = (
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ",
+    "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT",
+    "VA", "WA", "WV", "WI", "WY", "DC", "PR")
+_STATE_NAMES = "|".join(s.replace(" ", r"\s+") for s in US_STATES)
+_STATE_AFTER_COMMA = re.compile(
+    rf"(?<=,)\s*(?:(?P<name>(?i:{_STATE_NAMES}))|(?P<code>(?i:{'|'.join(US_STATE_CODES)})))"
+    r"\b(?:\s+(?P<zip>\d{5}(?:-\d{4})?))?(?!\w)")
 _STREET = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|court|ct|way|"
            r"place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq)")
 ADDRESS_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(rf"(?<![\w.])\d{{1,5}}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'\-]+\s+){{1,3}}"
                rf"(?i:{_STREET})\b\.?"),
     re.compile(r"\b(?:P\.?\s?O\.?\s+Box|Apt\.?|Suite|Unit)\s+#?\s*\d+[A-Za-z]?\b"),
-    re.compile(r"(?i)\b(?:[A-Z]{2}|maryland|virginia|california|massachusetts|new york|"
-               r"pennsylvania|texas|florida|ohio)\s*,?\s+(?P<zip>\d{5}(?:-\d{4})?)\b"),
+    re.compile(r"\b(?:[A-Z]{2}|(?i:" + _STATE_NAMES + r"))\s*,?\s+(?P<zip>\d{5}(?:-\d{4})?)\b"),
 )
 _TRANSFER_VERBS: Final[frozenset[str]] = frozenset(
     {"transferred", "transfered", "transfer", "transfering", "transferring", "trans", "tx",
@@ -45,6 +70,10 @@ _GEO_HEADS: Final[frozenset[str]] = frozenset(
      "harbour", "hills", "park", "township"})
 #: Head words that are part of the name itself ("Sacred Heart Memorial", "Laurel Regional").
 _NAMED_HEADS: Final[frozenset[str]] = frozenset({"memorial", "regional", "campus", "square"})
+#: Words that sit inside a hospital name between the name and its head word.
+_NAME_INFIXES: Final[frozenset[str]] = frozenset(
+    {"general", "community", "memorial", "regional", "county", "university", "childrens",
+     "children's", "veterans", "district", "baptist", "methodist", "presbyterian"})
 _STRONG_HEADS: Final[frozenset[str]] = frozenset({"hospital", "hosp", "infirmary"})
 _PLACE_PREPS: Final[frozenset[str]] = frozenset(
     {"to", "from", "at", "into", "in", "by", "near", "on"})
@@ -53,6 +82,13 @@ _GENERIC_BEFORE_HEAD: Final[frozenset[str]] = frozenset(
      "community", "general", "her", "his", "their", "our", "same", "nursing", "private",
      "teaching", "children's", "veterans", "psychiatric", "rehab", "acute", "chronic",
      "university", "county"})
+_TOWN_PREPS: Final[frozenset[str]] = frozenset({"in", "from", "near", "to", "at", "of"})
+_RESIDE_VERBS: Final[frozenset[str]] = frozenset(
+    {"lives", "living", "lived", "resides", "resident", "moved", "visiting", "vacationing",
+     "originally", "home", "native"})
+#: Town-shaped words: "Pellmanton", "Farisford", "Morellborough" (names not in any list).
+_TOWN_SHAPE = re.compile(r"[a-z]{3,}(?:ville|borough|boro|burgh|burg|ton|field|ford|port|"
+                         r"bury|wood|dale|mouth|haven|minster|chester|shire)")
 CONTEXT: Final[tuple[str, ...]] = ("hospital", "transferred", "lives", "address", "street")
 
 
@@ -125,13 +161,26 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                 if low == "home":
                     j -= 1
                 chain: list[int] = []
-                while j >= 0 and len(chain) < 3 and placeish(j, allow_common=strong_head):
-                    chain.append(j)
+                while j >= 0 and len(chain) < 3:
+                    if placeish(j, allow_common=strong_head):
+                        chain.append(j)
+                    elif (not chain and tokens[j].lower in _NAME_INFIXES and j > 0
+                          and classes[j - 1] in ("unknown", "strong")
+                          and placeish(j - 1, allow_common=False)):
+                        chain.append(j)  # "Sapp General Hospital": the infix joins the name
+                    else:
+                        break
                     j -= 1
                     if j >= 0 and tokens[j].text == "-" and tokens[j].start == tokens[j + 1].end:
                         j -= 1
                 if chain and not invalidate(tokens, chain[-1], chain[0]):
-                    out.append((tokens[chain[-1]].start, tokens[chain[0]].end, "HOSPITAL",
+                    # the head word stays: annotators mark the name ("CALVERT" in
+                    # "CALVERT HOSPITAL"); only a name under half the head's length
+                    # takes it along, so that it still covers half of the phrase
+                    name_len = tokens[chain[0]].end - tokens[chain[-1]].start
+                    end = tok.end if 2 * name_len < tok.end - tokens[chain[0]].end else \
+                        tokens[chain[0]].end
+                    out.append((tokens[chain[-1]].start, end, "HOSPITAL",
                                 0.8, "hospital_head"))
             # H1b: "<Name> Memorial" / "<Name> Regional": the head is part of the name
             if low in _NAMED_HEADS and tok.is_word and (mode != "mixed" or tok.capitalized):
@@ -166,7 +215,9 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                 j = i + 1
                 if j < n and tokens[j].text == ".":
                     j += 1
-                if j < n and tokens[j].is_word and classes[j] in ("strong", "ambiguous") \
+                if j < n and tokens[j].is_word and (
+                        classes[j] in ("strong", "ambiguous")
+                        or (classes[j] == "unknown" and tokens[j].lower.endswith("'s"))) \
                         and (mode != "mixed" or tokens[j].capitalized) \
                         and (tokens[j].lower.endswith("'s")
                              or tokens[j].lower in self.lex.first_names):
@@ -185,6 +236,15 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                     and classes[k] in ("unknown", "strong") and len(tokens[k].text) > 3 \
                     and tokens[k + 1].kind == "num" and len(tokens[k + 1].text) == 1:
                 out.append((tokens[k].start, tokens[k + 1].end, "HOSPITAL", 0.55, "unit"))
+            # H7: "from Morellborough", "lives in Farisford": a town-shaped word (any case)
+            if low in _TOWN_PREPS and i + 1 < n and tokens[i + 1].is_word \
+                    and classes[i + 1] in ("unknown", "strong") \
+                    and (mode != "mixed" or tokens[i + 1].capitalized) and (
+                        _TOWN_SHAPE.fullmatch(tokens[i + 1].lower)
+                        or (i > 0 and tokens[i - 1].lower in _RESIDE_VERBS
+                            and len(tokens[i + 1].text) > 3)):
+                out.append((tokens[i + 1].start, tokens[i + 1].end, "LOCATION", 0.55,
+                            "town_shape"))
             # H6: "in Edgemere": an unknown capitalised word after "in" (mixed case)
             if low == "in" and mode == "mixed" and i + 1 < n and tokens[i + 1].is_word \
                     and tokens[i + 1].capitalized \
@@ -210,6 +270,7 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                     self._after_preposition(tokens, classes, i, mode, out,
                                             strict=not any(b in _TRANSFER_VERBS for b in back))
         out.extend(self._cities(tokens, classes, mode))
+        out.extend(self._before_state(text, tokens, classes, mode))
         for pattern in ADDRESS_PATTERNS:
             for match in pattern.finditer(text):
                 group = "zip" if "zip" in pattern.groupindex else 0
@@ -290,6 +351,41 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                 tokens[k].start - end) <= 1:
             end = tokens[k].end
         out.append((tok.start, end, "HOSPITAL", 0.55, "transfer_place"))
+
+    def _before_state(self, text: str, tokens: list[Token], classes: Sequence[str],
+                      mode: str) -> list[tuple[int, int, str, float, str]]:
+        """The town in "<Town>, <State> [ZIP]" ("Farisford, Maine 02787", "Salem, NH")."""
+        out: list[tuple[int, int, str, float, str]] = []
+        commas = {t.start: k for k, t in enumerate(tokens) if t.text == ","}
+        for match in _STATE_AFTER_COMMA.finditer(text):
+            code = match.group("code")
+            if code is not None and not match.group("zip") and not (
+                    code.isupper() and mode == "mixed"):
+                continue  # "NT, ND", "ivs, PA line": codes are states only with a ZIP
+                # or after a capitalised town in a mixed-case note
+            k = commas.get(match.start() - 1)
+            if k is None:
+                continue
+            chain: list[int] = []
+            j = k - 1
+            while j >= 0 and len(chain) < 3 and tokens[j].is_word \
+                    and classes[j] not in ("never", "other") \
+                    and tokens[j].lower not in self.lex.stopwords \
+                    and (mode != "mixed" or tokens[j].capitalized):
+                if classes[j] == "word" and (chain or mode != "mixed"):
+                    break
+                chain.append(j)
+                j -= 1
+            if not chain:
+                continue
+            strong = match.group("zip") or match.group("name") or any(
+                classes[c] in ("unknown", "strong") or (
+                    classes[c] == "ambiguous" and tokens[c].lower not in self.lex.medical_words
+                    and tokens[c].lower not in self.lex.frequent_words) for c in chain)
+            if strong:
+                out.append((tokens[chain[-1]].start, tokens[chain[0]].end, "LOCATION", 0.6,
+                            "town_state"))
+        return out
 
     def _cities(self, tokens: list[Token], classes: Sequence[str],
                 mode: str) -> list[tuple[int, int, str, float, str]]:

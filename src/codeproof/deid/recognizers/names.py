@@ -34,7 +34,12 @@ _CALL_VERBS: Final[frozenset[str]] = frozenset(
     {"called", "visited", "phoned", "telephoned", "updated", "aware", "notified", "came",
      "stayed", "spoke", "asked", "wants", "states", "stated", "is", "was", "and"})
 _CONTACT_LABELS: Final[frozenset[str]] = frozenset(
-    {"cell", "cellphone", "phone", "tel", "pager", "beeper", "home#", "work#", "mobile"})
+    {"cell", "cellphone", "phone", "tel", "pager", "beeper", "home#", "work#", "mobile",
+     "mrn", "dob", "ssn"})
+#: Labels followed by a name ("Patient Name: ...", "Pt name ...").
+_NAME_LABELS: Final[frozenset[str]] = frozenset({"name", "nickname", "aka", "a/k/a"})
+#: "goes by Bud", "prefers to be called Peg", "known as Sonny".
+_NICK_CUES: Final[frozenset[str]] = frozenset({"called", "by", "as"})
 _CUE_WORDS: Final[frozenset[str]] = frozenset(
     {"per", "by", "paged", "page", "called", "notified", "told", "informed", "updated",
      "contacted", "spoke", "w/"})
@@ -134,6 +139,17 @@ class ClinicalNameRecognizer(EntityRecognizer):
                     "strong", "ambiguous") and cap_ok(i + 1) and (
                     tokens[i + 1].lower in self.lex.first_names or classes[i + 1] == "strong"):
                 flag(i + 1, 0.6, "cue")
+            elif tok.lower in _CUE_WORDS and i + 1 < n and mode == "mixed" \
+                    and classes[i + 1] == "unknown" and self._titlecase(tokens[i + 1]) \
+                    and not self._capitalized_word_follows(tokens, classes, i + 1):
+                flag(i + 1, 0.55, "cue")  # "Called by Leet", a name in no list
+            # R9: "Patient Name: Jane Doe", "goes by Bud", "Pt Jane Doe states"
+            if (w in _NAME_LABELS or (w == "name" and i + 1 < n and tokens[i + 1].text == ":")
+                    or (tok.lower in _NICK_CUES and i > 0
+                        and tokens[i - 1].lower in ("be", "by", "as", "goes", "prefers"))):
+                self._after_label(tokens, classes, i, mode, flag, strict=False)
+            elif w in ("pt", "patient") and i + 1 < n and mode == "mixed":
+                self._after_label(tokens, classes, i, mode, flag, strict=True)
             # R3: relationship words
             if cls == "never" and (tok.lower in self.lex.relatives or w in self.lex.relatives):
                 self._relative(tokens, classes, i, mode, flag)
@@ -159,10 +175,66 @@ class ClinicalNameRecognizer(EntityRecognizer):
             if tok.lower == "family" and i > 0 and classes[i - 1] in ("strong", "ambiguous") \
                     and cap_ok(i - 1):
                 flag(i - 1, 0.6, "family")
-        self._signature(tokens, classes, flag)
+        self._signature(tokens, classes, mode, flag)
         self._before_contact(tokens, classes, mode, flag)
         self._extend(tokens, classes, flags, mode, is_initial)
         return self._spans(text, tokens, flags)
+
+    @staticmethod
+    def _capitalized_word_follows(tokens: list[Token], classes: list[WordClass],
+                                  i: int) -> bool:
+        """True for "Cardic Transplant", "Csurg. Freq": a capitalised term, not a name."""
+        j = i + 1
+        if j < len(tokens) and tokens[j].text == ".":
+            j += 1
+        return j < len(tokens) and tokens[j].is_word and tokens[j].capitalized \
+            and classes[j] in ("word", "never")
+
+    @staticmethod
+    def _titlecase(token: Token) -> bool:
+        return len(token.text) >= 3 and token.text[:1].isupper() and token.text[1:].islower()
+
+    def _after_label(self, tokens: list[Token], classes: list[WordClass], i: int,
+                     mode: CaseMode, flag: Any, *, strict: bool) -> None:
+        """Names right after a label ("Name:", "called") or, strictly, after "pt (is)".
+
+        Strict mode (after "pt"/"patient") takes only tokens that are not ordinary
+        words (census names not in the dictionary, or words in no list) and needs
+        one of them to be three letters or more; in a mixed-case note each must be
+        capitalised.
+        """
+        n = len(tokens)
+        j = i + 1
+        while j < n and tokens[j].text in (":", "-", "#") and j - i <= 2:
+            j += 1
+        if strict and j < n and tokens[j].lower in ("is", "was", "name", "named"):
+            j += 1
+        chain: list[int] = []
+        while j < n and len(chain) < 3 and tokens[j].is_word:
+            cls = classes[j]
+            tok = tokens[j]
+            if mode == "mixed" and not (tok.capitalized and tok.text[1:].islower()):
+                break
+            if cls in ("never", "other"):
+                break
+            if strict and not self._titlecase(tok):
+                break  # after "pt", all-caps or lower-case words are shorthand
+            if strict and not (cls in ("strong", "unknown") or (
+                    cls == "ambiguous" and tok.lower in self.lex.first_names
+                    and mode == "mixed")):
+                break
+            if not strict and cls == "word" and mode != "mixed" and chain:
+                break
+            chain.append(j)
+            j += 1
+            if j < n and tokens[j].text == "," and not strict and len(chain) == 1:
+                j += 1  # "Name: Doe, Jane"
+        if not chain or all(len(tokens[k].text) < 3 for k in chain):
+            return
+        if strict and j < n and tokens[j].is_word and classes[j] in ("unknown", "strong"):
+            return  # a longer unknown run is more likely shorthand than a name
+        for k in chain:
+            flag(k, 0.55 if strict else 0.75, "label")
 
     def _before_contact(self, tokens: list[Token], classes: list[WordClass], mode: CaseMode,
                         flag: Any) -> None:
@@ -172,18 +244,24 @@ class ClinicalNameRecognizer(EntityRecognizer):
                 continue
             chain: list[int] = []
             j = i - 1
+            comma = False
             while j >= 0 and len(chain) < 3 and tokens[j].is_word and classes[j] in (
                     "strong", "ambiguous", "unknown") and (
                     mode != "mixed" or (tokens[j].capitalized and tokens[j].text[1:].islower())):
                 chain.append(j)
                 j -= 1
+                if j > 0 and tokens[j].text == "," and len(chain) == 1 and not comma:
+                    comma = True  # "Doe, Jane MRN ..."
+                    j -= 1
             named = any(tokens[k].lower in self.lex.first_names or classes[k] == "strong"
                         for k in chain)
-            if named or (mode == "mixed" and len(chain) >= 2):
+            unknown = sum(1 for k in chain if classes[k] in ("unknown", "strong")) >= 2
+            if named or (mode == "mixed" and len(chain) >= 2) or unknown:
                 for k in chain:
                     flag(k, 0.6, "before_contact")
 
-    def _signature(self, tokens: list[Token], classes: list[WordClass], flag: Any) -> None:
+    def _signature(self, tokens: list[Token], classes: list[WordClass], mode: CaseMode,
+                   flag: Any) -> None:
         """A last line made only of a first name and up to two more names is a signature."""
         end = len(tokens)
         while end > 0 and tokens[end - 1].kind in ("nl", "punct"):
@@ -200,10 +278,14 @@ class ClinicalNameRecognizer(EntityRecognizer):
         if not 1 <= len(words) <= 3 or len(words) != sum(
                 1 for t in line if t.kind != "punct"):
             return
-        if tokens[words[0]].lower not in self.lex.first_names:
-            return
         if any(classes[k] == "never" for k in words):
             return
+        closed = tokens[end].text == "." if end < len(tokens) else False
+        if tokens[words[0]].lower not in self.lex.first_names and not (
+                not closed and len(words) <= 2
+                and classes[words[0]] in ("unknown", "strong") and len(tokens[words[0]].text) >= 3
+                and (mode != "mixed" or self._titlecase(tokens[words[0]]))):
+            return  # a first name in no list still signs as one unknown capitalised word
         for k in words:
             flag(k, 0.6, "signature")
 
@@ -216,11 +298,13 @@ class ClinicalNameRecognizer(EntityRecognizer):
         else:
             return
         chain: list[int] = []
-        while j >= 0 and len(chain) < 3 and tokens[j].is_word and cap_ok(j) and classes[j] in (
-                "strong", "ambiguous", "unknown"):
+        while j >= 0 and len(chain) < 3 and tokens[j].is_word and cap_ok(j) and (
+                classes[j] in ("strong", "ambiguous", "unknown")
+                or (classes[j] == "word" and self._titlecase(tokens[j]) and chain
+                    and tokens[j].lower not in self.lex.frequent_words)):
             chain.append(j)
             j -= 1
-        if any(tokens[k].lower in self.lex.first_names or classes[k] == "strong"
+        if any(tokens[k].lower in self.lex.first_names or classes[k] in ("strong", "unknown")
                for k in chain):
             for k in chain:
                 flag(k, 0.65, "before_relative")
@@ -280,7 +364,9 @@ class ClinicalNameRecognizer(EntityRecognizer):
         if not chain:
             return
         named = sum(1 for k in chain if classes[k] in ("strong", "ambiguous"))
-        if named >= 1 or len(chain) >= 2:
+        comma_form = tokens[i - 1].text == "," and classes[chain[0]] == "unknown" \
+            and len(tokens[chain[0]].text) >= 3  # "Mendy, RN": a name in no list
+        if named >= 1 or len(chain) >= 2 or comma_form:
             for k in chain:
                 flag(k, 0.8, "credential_after")
 
