@@ -29,7 +29,8 @@ _AFTER_CREDENTIALS: Final[frozenset[str]] = frozenset(
     {"rn", "np", "md", "rrt", "lpn", "lvn", "sn", "cna", "msw", "lcsw", "licsw", "phd",
      "pharmd", "crna", "aprn", "fnp", "acnp", "pa-c", "rd", "cnm", "dpt", "crt"})
 #: Credentials that may precede a name ("NP Carol").
-_BEFORE_CREDENTIALS: Final[frozenset[str]] = frozenset({"np", "rn", "md", "pa", "sn", "rrt"})
+_BEFORE_CREDENTIALS: Final[frozenset[str]] = frozenset(
+    {"np", "rn", "md", "pa", "sn", "rrt", "rt"})
 _CALL_VERBS: Final[frozenset[str]] = frozenset(
     {"called", "visited", "phoned", "telephoned", "updated", "aware", "notified", "came",
      "stayed", "spoke", "asked", "wants", "states", "stated", "is", "was", "and"})
@@ -127,13 +128,23 @@ class ClinicalNameRecognizer(EntityRecognizer):
             # R2: credential after a name
             if w in _AFTER_CREDENTIALS and (tok.kind == "abbr" or tok.text.isupper()
                                             or mode != "mixed"):
-                self._before_credential(tokens, classes, i, flag, is_initial)
+                self._before_credential(tokens, classes, i, mode, flag, is_initial)
             # R2b: credential before a name
-            if w in _BEFORE_CREDENTIALS and i + 1 < n and classes[i + 1] in (
-                    "strong", "ambiguous") and (
-                    tokens[i + 1].lower in self.lex.first_names
-                    or (mode == "mixed" and tokens[i + 1].capitalized)):
+            if w in _BEFORE_CREDENTIALS and i + 1 < n and (w != "rt" or tok.text == "RT") and (
+                    (classes[i + 1] in ("strong", "ambiguous") and (
+                        tokens[i + 1].lower in self.lex.first_names
+                        or (mode == "mixed" and tokens[i + 1].capitalized)))
+                    or (mode == "mixed" and classes[i + 1] == "unknown"
+                        and self._titlecase(tokens[i + 1]))):
                 flag(i + 1, 0.7, "credential_before")
+            # R10: "(Exie Peacock)": two capitalised words in parentheses, one a name
+            if tok.text == "(" and mode == "mixed" and i + 3 < n \
+                    and tokens[i + 3].text == ")" and all(
+                        self._titlecase(tokens[k]) and classes[k] not in ("never", "other")
+                        for k in (i + 1, i + 2)) and any(
+                        classes[k] in ("unknown", "strong") for k in (i + 1, i + 2)):
+                flag(i + 1, 0.6, "parenthesized")
+                flag(i + 2, 0.6, "parenthesized")
             # R8: "per David", "paged Smith"
             if tok.lower in _CUE_WORDS and i + 1 < n and classes[i + 1] in (
                     "strong", "ambiguous") and cap_ok(i + 1) and (
@@ -189,6 +200,15 @@ class ClinicalNameRecognizer(EntityRecognizer):
             j += 1
         return j < len(tokens) and tokens[j].is_word and tokens[j].capitalized \
             and classes[j] in ("word", "never")
+
+    def _rare_titlecase(self, token: Token, cls: WordClass, mode: CaseMode) -> bool:
+        """A dictionary word written like a name in a mixed-case note ("Frost", "Sook").
+
+        Frequent English words and medical words are excluded ("Will", "Pain").
+        """
+        return mode == "mixed" and cls in ("word", "ambiguous") and self._titlecase(token) \
+            and token.lower not in self.lex.frequent_words \
+            and token.lower not in self.lex.medical_words
 
     @staticmethod
     def _titlecase(token: Token) -> bool:
@@ -344,7 +364,7 @@ class ClinicalNameRecognizer(EntityRecognizer):
                 and w not in self.lex.relatives and self.lex.is_name_word(w))
 
     def _before_credential(self, tokens: list[Token], classes: list[WordClass], i: int,
-                           flag: Any, is_initial: Any) -> None:
+                           mode: CaseMode, flag: Any, is_initial: Any) -> None:
         j = i - 1
         if j >= 0 and tokens[j].text == ",":
             j -= 1
@@ -356,7 +376,7 @@ class ClinicalNameRecognizer(EntityRecognizer):
                 continue
             if classes[j] in ("strong", "ambiguous", "unknown") or is_initial(j) or (
                     classes[j] == "never" and self._clinical_name(tok) and tok.capitalized
-                    and tok.text[1:].islower()):
+                    and tok.text[1:].islower()) or self._rare_titlecase(tok, classes[j], mode):
                 chain.append(j)
                 j -= 1
                 continue
@@ -385,6 +405,7 @@ class ClinicalNameRecognizer(EntityRecognizer):
             ok = (cls == "strong" or (cls == "ambiguous" and tok.lower in self.lex.first_names)
                   or (cls == "unknown" and len(tok.text) > 2
                       and (mode != "mixed" or tok.capitalized))
+                  or self._rare_titlecase(tok, cls, mode)
                   or (cls == "never" and self._clinical_name(tok)
                       and mode == "mixed" and tok.capitalized))
             if not ok:
@@ -425,6 +446,8 @@ class ClinicalNameRecognizer(EntityRecognizer):
                     tok = tokens[j]
                     ok = (cls == "strong" or is_initial(j)
                           or (cls == "ambiguous" and (mode != "mixed" or tok.capitalized))
+                          or (self._rare_titlecase(tok, cls, mode)
+                              and tokens[i].capitalized)
                           or (cls == "unknown" and len(tok.text) > 2
                               and (mode != "mixed" or tok.capitalized)))
                     if ok:
