@@ -53,8 +53,11 @@ _STREET = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|court|
 ADDRESS_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(rf"(?<![\w.])\d{{1,5}}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'\-]+\s+){{1,3}}"
                rf"(?i:{_STREET})\b\.?"),
+    # lower-case notes: "736 rustad avenue" (the case-sensitive form above covers mixed case)
+    re.compile(rf"(?<![\w.])\d{{1,5}}\s+(?:[a-z][a-z'\-]+\s+){{1,3}}{_STREET}\b\.?"),
     re.compile(r"\b(?:P\.?\s?O\.?\s+Box|Apt\.?|Suite|Unit)\s+#?\s*\d+[A-Za-z]?\b"),
-    re.compile(r"\b(?:[A-Z]{2}|(?i:" + _STATE_NAMES + r"))\s*,?\s+(?P<zip>\d{5}(?:-\d{4})?)\b"),
+    re.compile(r"\b(?:[A-Z]{2}|(?i:" + _STATE_NAMES + "|" + "|".join(US_STATE_CODES)
+               + r"))\s*,?\s+(?P<zip>\d{5}(?:-\d{4})?)\b"),
 )
 _TRANSFER_VERBS: Final[frozenset[str]] = frozenset(
     {"transferred", "transfered", "transfer", "transfering", "transferring", "trans", "tx",
@@ -165,8 +168,8 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                     if placeish(j, allow_common=strong_head):
                         chain.append(j)
                     elif (not chain and tokens[j].lower in _NAME_INFIXES and j > 0
-                          and classes[j - 1] in ("unknown", "strong")
-                          and placeish(j - 1, allow_common=False)):
+                          and classes[j - 1] in ("unknown", "strong", "ambiguous")
+                          and placeish(j - 1, allow_common=True)):
                         chain.append(j)  # "Sapp General Hospital": the infix joins the name
                     else:
                         break
@@ -275,7 +278,9 @@ class ClinicalLocationRecognizer(EntityRecognizer):
             for match in pattern.finditer(text):
                 group = "zip" if "zip" in pattern.groupindex else 0
                 words = re.findall(r"[A-Za-z][A-Za-z'\-]*", match.group(group))[:-1]
-                if group == 0 and pattern is ADDRESS_PATTERNS[0] and any(
+                if pattern is ADDRESS_PATTERNS[1] and mode != "lower":
+                    continue
+                if group == 0 and pattern in ADDRESS_PATTERNS[:2] and any(
                         self.lex.never_name(w.lower()) or w.lower() in self.lex.frequent_words
                         for w in words):
                     continue  # "4 MG SQ", "1 FOR INCREASED CT": doses and orders
