@@ -239,7 +239,9 @@ def test_em_report_content(runtime: Runtime) -> None:
     data = _reports(out)["em_level"]
     assert data["suggested_code"] == "99214" and data["mdm"] == "moderate"
     assert data["patient"] == "established" and data["code_range"] == "99212-99215"
-    assert data["elements"]["risk"]["level"] == "moderate"
+    assert data["elements"]["risk"] == {"level": "moderate", "score": 2, "reason":
+                                        "prescription drug management or surgery decision / "
+                                        "social determinants"}
     assert data["billed"] == [{"code": "99215", "versus_suggested": "above"}]
     assert all(set(c) == {"note_id", "start", "end"} for c in data["cues"])  # offsets only
     # PHI-free: no note words beyond fixed vocabulary reach the report

@@ -269,7 +269,8 @@ def _report_data(assessment: EmAssessment, billed: list[ClaimLine]) -> dict[str,
     reasons = dict(r.split(": ", 1) for r in assessment.reasons)
 
     def element(name: str, level: int) -> dict[str, Any]:
-        return {"level": LEVELS[level], "score": level, "reason": reasons.get(name, "")}
+        reason = reasons.get(name, "").removeprefix(f"{LEVELS[level]} (").removesuffix(")")
+        return {"level": LEVELS[level], "score": level, "reason": reason}
 
     def compare(code: str) -> str:
         level = (_NEW if code in _NEW else _EST).index(code)
