@@ -291,3 +291,23 @@ def test_cli_validate_malformed_weights(monkeypatch: pytest.MonkeyPatch, tmp_pat
     result = CliRunner().invoke(app, ["validate", str(FIXTURES / "package_inpatient.json"),
                                       "--family", "drg"])
     assert getattr(result.exception, "code", "") == "CP-RULE-005"
+
+
+def test_claim_is_grouped_once_for_drg_and_cdi(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeproof.rules.drg import DrgGrouper
+
+    grouper = DrgGrouper("v43")
+    calls: list[str] = []
+    native = grouper._group
+
+    def counting(claim: dict[str, Any]) -> dict[str, Any]:
+        calls.append(claim["pdx"]["code"])
+        return native(claim)
+
+    monkeypatch.setattr(grouper, "_group", counting)
+    args: dict[str, Any] = {"pdx": "I509", "sdx": ("N184",), "procedures": (), "age": 70,
+                            "sex": "M", "discharge_status": "01", "on": None}
+    first = grouper.group(**args)
+    assert grouper.group(**args) is first and len(calls) == 1
+    assert grouper.group(**{**args, "sdx": ("E43",)}).drg == 291 and len(calls) == 2
+    grouper.close()

@@ -35,6 +35,7 @@ __all__ = ["DrgGrouper", "DrgResult", "DrgRules", "SdxImpact", "resolve_version"
 PACK = "cms.msdrg"
 _CITATION = "CMS ICD-10 MS-DRG Definitions Manual"
 _FIRST_FY = {40: 2023, 41: 2024, 42: 2025, 43: 2026, 44: 2027}
+_MEMO_SIZE = 4096  # recent groupings kept (cleared when full)
 
 
 def resolve_version(setting: str, on: date | None) -> int:
@@ -106,6 +107,7 @@ class DrgGrouper:
         resolve_version(version, None)  # validate early
         self._grouper: Any = msdrg.MsdrgGrouper()
         self._lock = threading.Lock()  # the grouper caches versions in a plain dict
+        self._memo: dict[tuple[object, ...], DrgResult] = {}
         self.package = f"msdrg {msdrg.__version__}"
         weakref.finalize(self, self._grouper.close)
 
@@ -127,6 +129,12 @@ class DrgGrouper:
         """Group compact ICD-10-CM/PCS codes."""
         version = self.version_for(on)
         status = int(discharge_status) if discharge_status and discharge_status.isdigit() else 1
+        # the drg and cdi families both group the claim as coded: memoise on every input
+        key = (version, age, sex, status, pdx, sdx, procedures)
+        with self._lock:
+            cached = self._memo.get(key)
+        if cached is not None:
+            return cached
         with self._lock:
             raw = self._group({
             # POA indicators are not part of the encounter: grouped as POA-exempt, so the
@@ -142,11 +150,16 @@ class DrgGrouper:
                       excluded="CC_EXCLUDED" in " ".join(o.get("flags", ())))
             for o in raw.get("sdx_output", ()) or ()
         )
-        return DrgResult(
+        result = DrgResult(
             version=version, drg=raw.get("final_drg"), mdc=raw.get("final_mdc"),
             title=raw.get("final_drg_description") or "", severity=raw.get("final_severity", ""),
             return_code=raw.get("return_code", ""), sdx=impacts,
         )
+        with self._lock:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = result
+        return result
 
     def group_claim(self, claim: ClaimView, on: date | None, *,
                     extra_sdx: tuple[str, ...] = (), replace: dict[str, str] | None = None
