@@ -77,6 +77,7 @@ class CodingSettings(_Section):
     threshold: float | None = None  # emission threshold; None = the model's tuned one
     seventh_character: bool = True  # complete injury codes with the 7th character
     symptom_policy: Literal["integral", "body_system"] = "integral"  # R-code suppression
+    header_codes: Literal["review", "complete"] = "review"  # non-billable: cap / complete
 
 
 class RoutingSettings(_Section):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codeproof.coding.candidates import CodeInfoLite, Hit
-from codeproof.coding.guidelines import Proposal, apply_guidelines
+from codeproof.coding.guidelines import DERIVED_CAP, Proposal, apply_guidelines
 from codeproof.coding.text import Context
 
 INFO = {code: CodeInfoLite(title=title, billable=billable) for code, title, billable in [
@@ -233,3 +233,79 @@ def test_attributes_drive_laterality_and_seventh(attrs: tuple[str | None, str | 
     out = apply_guidelines([_p(code, end=len(text))], setting="outpatient", threshold=0.3,
                            info=INFO, text_of=lambda h: text, attributes_of=lambda h: attrs)
     assert [p.code for p in out] == [expected]
+
+
+HEADER_INFO = {**INFO, **{code: CodeInfoLite(title=title, billable=billable)
+                          for code, title, billable in [
+    ("R51", "Headache", False),
+    ("R51.0", "Headache with orthostatic component, not elsewhere classified", True),
+    ("M54.5", "Low back pain", False),
+    ("K56.6", "Other and unspecified intestinal obstruction", False),
+    ("K56.69", "Other intestinal obstruction", True),
+    ("M54.50", "Low back pain, unspecified", True),
+    ("M54.51", "Vertebrogenic low back pain", True),
+    ("M54.59", "Other low back pain", True),
+    ("I51.9", "Heart disease, unspecified", True),
+    ("I25.10", "Atherosclerotic heart disease of native coronary artery without angina "
+               "pectoris", True),
+]}}
+
+
+def _run_info(proposals: list[Proposal], **kwargs: str) -> dict[str, Proposal]:
+    out = apply_guidelines(proposals, setting="outpatient", threshold=0.3,
+                           info=HEADER_INFO, text_of=lambda h: "", **kwargs)
+    return {p.code: p for p in out}
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("code", "policy", "expected", "conf"), [
+    # header code with a single "unspecified" subcode: completed, never auto-finalized
+    ("M54.5", "complete", "M54.50", DERIVED_CAP),
+    # review policy keeps the header code (older code sets) but below the auto band
+    ("M54.5", "review", "M54.5", DERIVED_CAP),
+    ("R51", "complete", "R51.9", DERIVED_CAP),
+    # header code without an "unspecified" subcode: kept for the coder, capped
+    ("K56.6", "complete", "K56.6", DERIVED_CAP),
+    # billable code: untouched
+    ("M54.50", "complete", "M54.50", 0.97),
+])
+def test_header_codes_never_auto_finalize(code: str, policy: str, expected: str,
+                                          conf: float) -> None:
+    got = _run_info([_p(code, 0.97)], header_codes=policy)
+    assert list(got) == [expected]
+    assert got[expected].confidence == conf
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("others", "capped"), [
+    ([], False),  # symptom alone: the ranker's confidence stands
+    ([_p("I50.9", 0.95, start=40, end=55)], True),  # next to a confirmed diagnosis
+    ([_p("I50.9", 0.95, start=40, end=55, uncertain=True)], False),  # only suspected
+    ([_p("Z80.3", 0.95, start=40, end=55)], False),  # Z codes are not diagnoses
+])
+def test_symptom_next_to_confirmed_diagnosis_goes_to_review(others: list[Proposal],
+                                                            capped: bool) -> None:
+    got = _run_info([_p("R10.9", 0.96), *others])
+    assert "R10.9" in got
+    assert (got["R10.9"].confidence == DERIVED_CAP) is capped
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("span", "capped"), [
+    ((20, 33), True),   # "heart disease" inside "coronary ... heart disease"
+    ((0, 40), False),   # the unspecified code reads the longer phrase itself
+    ((50, 63), False),  # elsewhere in the note
+])
+def test_unspecified_code_inside_a_more_specific_reading(span: tuple[int, int],
+                                                         capped: bool) -> None:
+    specific = _p("I25.10", 0.95, start=0, end=33)
+    vague = _p("I51.9", 0.96, start=span[0], end=span[1])
+    got = _run_info([specific, vague])
+    assert (got["I51.9"].confidence == DERIVED_CAP) is capped
+    assert got["I25.10"].confidence == 0.95
+
+
+@pytest.mark.issue(4)
+def test_combination_codes_are_capped() -> None:
+    got = _run([_p("I10", 0.97, start=0, end=5), _p("I50.9", 0.96, start=10, end=20)])
+    assert got["I11.0"].confidence == DERIVED_CAP

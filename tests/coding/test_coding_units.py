@@ -100,3 +100,29 @@ def test_calibrator_is_monotone_and_clipped() -> None:
     out = cal(np.asarray([-1.0, 0.1, 0.9, 2.0]))
     assert list(out) == sorted(out)
     assert out[0] == pytest.approx(0.0) and out[-1] == pytest.approx(1.0)
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("x", "y", "knots"), [
+    # plateaus collapse to their midpoints (centered isotonic regression)
+    ([0.0, 0.1, 0.2, 0.3], [0.0, 0.0, 0.5, 0.5], [0.05, 0.25]),
+    # strictly increasing knots are kept as they are
+    ([0.0, 0.5, 1.0], [0.1, 0.4, 0.9], [0.0, 0.5, 1.0]),
+    # a single plateau: one knot, a constant map
+    ([0.2, 0.8], [0.3, 0.3], [0.5]),
+])
+def test_calibrator_centers_plateaus(x: list[float], y: list[float],
+                                     knots: list[float]) -> None:
+    cal = Calibrator(x=np.asarray(x), y=np.asarray(y))
+    assert list(cal.x) == pytest.approx(knots)
+    again = Calibrator(x=cal.x, y=cal.y)  # idempotent: stored artifacts load the same
+    assert list(again.x) == pytest.approx(knots)
+
+
+@pytest.mark.issue(4)
+def test_calibrator_breaks_ties_inside_a_plateau() -> None:
+    scores = np.linspace(0, 1, 400)
+    labels = (np.sin(scores * 40) > 0).astype(int) | (scores > 0.7).astype(int)
+    cal = Calibrator.fit(scores, labels)
+    out = cal(np.asarray([0.30, 0.31, 0.32]))
+    assert out[0] < out[1] < out[2]

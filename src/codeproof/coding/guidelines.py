@@ -288,7 +288,7 @@ def _combinations(proposals: list[Proposal], info: Mapping[str, CodeInfoLite]
         if dm is None or comp is None or combo not in info or dm.code in drop:
             continue
         merged = dataclasses.replace(
-            dm, code=combo, confidence=min(dm.confidence, comp.confidence),
+            dm, code=combo, confidence=min(dm.confidence, comp.confidence, DERIVED_CAP),
             hits=dm.hits + comp.hits, derived_from=dm.code,
             guideline_refs=(*dm.guideline_refs, _OCG + "I.A.15", _OCG + "I.C.4.a"),
             notes=(*dm.notes, "diabetes with a documented complication: combination code"))
@@ -311,7 +311,8 @@ def _combinations(proposals: list[Proposal], info: Mapping[str, CodeInfoLite]
             parts = [q for q in (heart, ckd) if q is not None]
             add.append(dataclasses.replace(
                 htn, code=target,
-                confidence=min([htn.confidence, *[q.confidence for q in parts]]),
+                confidence=min([htn.confidence, DERIVED_CAP,
+                                *[q.confidence for q in parts]]),
                 hits=htn.hits + tuple(h for q in parts for h in q.hits),
                 derived_from="I10",
                 guideline_refs=(*htn.guideline_refs, _OCG + "I.C.9.a"),
@@ -343,8 +344,10 @@ def _laterality(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
         if sibling is None:
             out.append(p)
         else:
-            out.append(_with_ref(dataclasses.replace(p, code=sibling, derived_from=p.code),
-                                 "I.B.13", f"laterality documented ({side})"))
+            out.append(_with_ref(dataclasses.replace(
+                p, code=sibling, derived_from=p.code,
+                confidence=min(p.confidence, DERIVED_CAP)),
+                "I.B.13", f"laterality documented ({side})"))
     return out
 
 
@@ -393,8 +396,10 @@ def _seventh(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
         if full in info and info[full].billable:
             meaning = {"A": "initial encounter", "D": "subsequent encounter",
                        "S": "sequela"}[char]
-            out.append(_with_ref(dataclasses.replace(p, code=full, derived_from=p.code),
-                                 "I.C.19.a", f"7th character {char} ({meaning})"))
+            out.append(_with_ref(dataclasses.replace(
+                p, code=full, derived_from=p.code,
+                confidence=min(p.confidence, DERIVED_CAP)),
+                "I.C.19.a", f"7th character {char} ({meaning})"))
         else:
             out.append(p)
     return out
@@ -415,7 +420,68 @@ def _integral(proposals: list[Proposal], policy: str = "integral") -> list[Propo
                             if p.code.startswith(sym)), ())
             if systems and any(q.code.startswith(systems) for q in confirmed):
                 drop.add(p.code)
-    return [p for p in proposals if p.code not in drop]
+    kept = [p for p in proposals if p.code not in drop]
+    if not any(q.system == "ICD-10-CM" for q in confirmed):
+        return kept
+    # I.B.6: a sign not routinely associated with the confirmed diagnosis is coded,
+    # one that is routinely associated is not; our tables encode only part of that
+    # judgement, so a symptom reported next to a confirmed diagnosis goes to review.
+    return [_with_ref(dataclasses.replace(p, confidence=min(p.confidence, DERIVED_CAP)),
+                      "I.B.6", "sign/symptom reported with a confirmed diagnosis: "
+                      "coder confirms it is not routinely associated")
+            if p.system == "ICD-10-CM" and p.code.startswith("R")
+            and p.confidence > DERIVED_CAP else p for p in kept]
+
+
+_CHILD_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _unspecified_child(code: str, info: Mapping[str, CodeInfoLite]) -> str | None:
+    """The billable "unspecified" descendant of a header code, when one is defined."""
+    current = code
+    for _ in range(4):
+        sep = "." if len(current) == 3 else ""
+        children = [current + sep + c for c in _CHILD_CHARS if current + sep + c in info]
+        unspecified = [c for c in children if "unspecified" in info[c].title.lower()]
+        if not unspecified:
+            return None
+        preferred = [c for c in unspecified if c[-1] == "9"] or [
+            c for c in unspecified if c[-1] == "0"] or unspecified
+        if len(preferred) != 1:
+            return None
+        current = preferred[0]
+        if info[current].billable:
+            return current
+    return None
+
+
+def _billable(proposals: list[Proposal], info: Mapping[str, CodeInfoLite],
+              policy: str = "review") -> list[Proposal]:
+    """Header (non-billable) ICD-10-CM codes cannot be reported (I.A.3 / I.B.2).
+
+    Never auto-finalized: the confidence is capped below the auto-finalize band.
+    ``policy = "complete"`` also replaces the code by its billable "unspecified"
+    descendant when the classification defines one; ``"review"`` keeps the code for
+    a coder to complete (many were billable codes before FY2022 and still appear in
+    older code sets and corpora such as CodiEsp).
+    """
+    out: list[Proposal] = []
+    for p in proposals:
+        meta = info.get(p.code)
+        if p.system != "ICD-10-CM" or meta is None or meta.billable:
+            out.append(p)
+            continue
+        child = _unspecified_child(p.code, info)
+        capped = dataclasses.replace(p, confidence=min(p.confidence, DERIVED_CAP))
+        if child is None or policy != "complete":
+            out.append(_with_ref(capped, "I.A.3", "header code: a coder must add the "
+                                 "characters the documentation supports"))
+        else:
+            out.append(_with_ref(dataclasses.replace(capped, code=child,
+                                                     derived_from=p.derived_from or p.code),
+                                 "I.A.3", "header code completed with its unspecified "
+                                 "subcode (no further detail documented)"))
+    return out
 
 
 def _specificity(proposals: list[Proposal], info: Mapping[str, CodeInfoLite]
@@ -429,8 +495,24 @@ def _specificity(proposals: list[Proposal], info: Mapping[str, CodeInfoLite]
                        and q.confidence >= p.confidence]
             if sharper:
                 continue
+            if p.system == "ICD-10-CM" and p.confidence > DERIVED_CAP and any(
+                    q.code != p.code and q.system == p.system and q.code[0] == p.code[0]
+                    and _inside(p.hits, q.hits) for q in proposals):
+                # another code of the chapter reads a longer phrase around its words
+                # (e.g. "heart disease" inside "coronary heart disease"): the
+                # unspecified code may be redundant, so a coder confirms it
+                out.append(_with_ref(
+                    dataclasses.replace(p, confidence=DERIVED_CAP), "I.B.2",
+                    "unspecified code whose evidence a more specific code also covers"))
+                continue
         out.append(p)
     return out
+
+
+def _inside(first: Sequence[Hit], second: Sequence[Hit]) -> bool:
+    """Some span of ``first`` lies strictly inside a longer span of ``second``."""
+    return any(a.note_id == b.note_id and b.start <= a.start and a.end <= b.end
+               and b.end - b.start > a.end - a.start for a in first for b in second)
 
 
 def _sequence_key(p: Proposal) -> tuple[int, float]:
@@ -443,7 +525,8 @@ def apply_guidelines(proposals: Sequence[Proposal], *, setting: str, threshold: 
                      seventh_character: bool = True,
                      before_of: Callable[[Hit], str] | None = None,
                      symptom_policy: str = "integral",
-                     attributes_of: _Attrs | None = None) -> list[Proposal]:
+                     attributes_of: _Attrs | None = None,
+                     header_codes: str = "review") -> list[Proposal]:
     """Run every step in order; return the reportable proposals, principal first.
 
     ``text_of(hit)`` is the sentence of a hit; ``before_of(hit)`` the text of its
@@ -456,6 +539,7 @@ def apply_guidelines(proposals: Sequence[Proposal], *, setting: str, threshold: 
     kept = _combinations(kept, info)
     kept = _laterality(kept, info, text_of, attributes_of)
     kept = _seventh(kept, info, text_of, seventh_character, attributes_of)
+    kept = _billable(kept, info, header_codes)
     kept = _integral(kept, symptom_policy)
     kept = _specificity(kept, info)
     best: dict[tuple[str, str], Proposal] = {}

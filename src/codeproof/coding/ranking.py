@@ -110,10 +110,30 @@ class TreeEnsemble:
 
 @dataclass(frozen=True)
 class Calibrator:
-    """Isotonic map from raw probability to calibrated probability."""
+    """Centered isotonic map from raw probability to calibrated probability.
+
+    Isotonic regression is a step function: every score of a plateau gets the same
+    probability, so codes the ranker tells apart tie and the CodiEsp MAP (which ranks
+    by confidence) loses the ranker's order. The stored points are therefore reduced
+    to *centered* isotonic regression (Oron & Flournoy 2017): each plateau becomes one
+    knot at its midpoint, and the map interpolates linearly between knots. It stays
+    monotone, keeps each plateau's mean level and breaks ties by the ranker score.
+    Centering is idempotent, so artifacts stored either way load the same.
+    """
 
     x: FloatArray
     y: FloatArray
+
+    def __post_init__(self) -> None:
+        """Reduce step-function knots to centered knots (one per plateau)."""
+        x = np.asarray(self.x, dtype=np.float64)
+        y = np.asarray(self.y, dtype=np.float64)
+        if len(x) < 2:
+            return
+        starts = np.flatnonzero(np.r_[True, np.diff(y) != 0.0])
+        ends = np.r_[starts[1:], len(y)] - 1
+        object.__setattr__(self, "x", (x[starts] + x[ends]) / 2.0)
+        object.__setattr__(self, "y", y[starts])
 
     @classmethod
     def fit(cls, scores: FloatArray, labels: npt.NDArray[Any]) -> Calibrator:
