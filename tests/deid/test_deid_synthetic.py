@@ -130,6 +130,8 @@ def test_proxy_recall_with_full_lexicons(engine: DeidEngine, pools: NamePools) -
         ("Pt Quorrbel Zantrix states she is ready to go home.", {"Quorrbel Zantrix"}),
         ("Family: son Quorrbel Frost can be reached at 555-1234", {"Quorrbel Frost"}),
         ("Labs sent.\n\nQuorrbel\n", {"Quorrbel"}),
+        ("PT IS QUORRBEL ZANTRIX, 98 YO WOMAN", {"QUORRBEL ZANTRIX"}),
+        ("ABD SOFT, 98 YO", set()),
         # borderline: shorthand after "pt" in an all-caps note is not a name
         ("PT RECIEVED LASIX THIS AM", set()),
         ("pt oriented to name. follows simple commands", set()),
@@ -151,6 +153,9 @@ def test_context_names(lexicons: Lexicons, text: str, names: set[str]) -> None:
         ("LIVES IN ZANTRIXVILLE WITH HER SON", {("ZANTRIXVILLE", "LOCATION")}),
         ("lives at 736 vellamy avenue, ct 03264", {("736 vellamy avenue", "ADDRESS"),
                                                   ("03264", "ADDRESS")}),
+        ("LIVES AT 788 POUND ROAD, ZANTRIXFORD", {("788 POUND ROAD", "ADDRESS")}),
+        ("VISITING FROM COTTAGE VELLAMY, FLORIDA", {("COTTAGE VELLAMY", "LOCATION")}),
+        ("Sent to Bird General Hospital.", {("Bird General", "HOSPITAL")}),
         ("transferred to Zantrix General Hospital today",
          {("Zantrix General", "HOSPITAL")}),
         ("Transferred from St. Quorrbel's for cath", {("St. Quorrbel's", "HOSPITAL")}),
@@ -160,6 +165,7 @@ def test_context_names(lexicons: Lexicons, text: str, names: set[str]) -> None:
         ("ABD SOFT, NT, ND. NGT PLACED", set()),
         ("2 peripheral ivs, PA line in place", set()),
         ("went to the general hospital", set()),
+        ("1 FOR INCREASED CT, 2 TO CHEST DRIVE", set()),
     ],
 )
 def test_context_places(lexicons: Lexicons, text: str,

@@ -50,6 +50,8 @@ _STATE_AFTER_COMMA = re.compile(
     r"\b(?:\s+(?P<zip>\d{5}(?:-\d{4})?))?(?!\w)")
 _STREET = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|court|ct|way|"
            r"place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq)")
+_FULL_STREET = re.compile(r"(?i)\s(?:street|avenue|road|boulevard|lane|drive|court|terrace|"
+                          r"parkway|highway)\.?$")
 ADDRESS_PATTERNS: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(rf"(?<![\w.])\d{{1,5}}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'\-]+\s+){{1,3}}"
                rf"(?i:{_STREET})\b\.?"),
@@ -168,7 +170,8 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                     if placeish(j, allow_common=strong_head):
                         chain.append(j)
                     elif (not chain and tokens[j].lower in _NAME_INFIXES and j > 0
-                          and classes[j - 1] in ("unknown", "strong", "ambiguous")
+                          and (classes[j - 1] in ("unknown", "strong", "ambiguous")
+                               or (mode == "mixed" and tokens[j].capitalized))
                           and placeish(j - 1, allow_common=True)):
                         chain.append(j)  # "Sapp General Hospital": the infix joins the name
                     else:
@@ -280,10 +283,13 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                 words = re.findall(r"[A-Za-z][A-Za-z'\-]*", match.group(group))[:-1]
                 if pattern is ADDRESS_PATTERNS[1] and mode != "lower":
                     continue
-                if group == 0 and pattern in ADDRESS_PATTERNS[:2] and any(
-                        self.lex.never_name(w.lower()) or w.lower() in self.lex.frequent_words
-                        for w in words):
-                    continue  # "4 MG SQ", "1 FOR INCREASED CT": doses and orders
+                if group == 0 and pattern in ADDRESS_PATTERNS[:2] and (
+                        any(self.lex.never_name(w.lower()) for w in words)
+                        or (any(w.lower() in self.lex.frequent_words for w in words)
+                            and not _FULL_STREET.search(match.group()))):
+                    # "4 MG SQ", "1 FOR INCREASED CT": doses and orders; a spelled-out
+                    # street word keeps "788 Pound Road", "46 Rivers Drive"
+                    continue
                 out.append((match.start(group), match.end(group), "ADDRESS", 0.8, "address"))
         return [item for item in out if _has_real_word(text[item[0]:item[1]])]
 
@@ -377,8 +383,9 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                     and classes[j] not in ("never", "other") \
                     and tokens[j].lower not in self.lex.stopwords \
                     and (mode != "mixed" or tokens[j].capitalized):
-                if classes[j] == "word" and (chain or mode != "mixed"):
-                    break
+                if classes[j] == "word" and (chain or mode != "mixed") and not (
+                        match.group("zip") or match.group("name")):
+                    break  # a common word is a town only before a ZIP or a state name
                 chain.append(j)
                 j -= 1
             if not chain:

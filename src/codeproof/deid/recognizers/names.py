@@ -41,6 +41,8 @@ _CONTACT_LABELS: Final[frozenset[str]] = frozenset(
 _NAME_LABELS: Final[frozenset[str]] = frozenset({"name", "nickname", "aka", "a/k/a"})
 #: "goes by Bud", "prefers to be called Peg", "known as Sonny".
 _NICK_CUES: Final[frozenset[str]] = frozenset({"called", "by", "as"})
+_AGE_UNITS: Final[frozenset[str]] = frozenset(
+    {"yo", "y", "year", "years", "yr", "yrs", "yof", "yom"})
 _CUE_WORDS: Final[frozenset[str]] = frozenset(
     {"per", "by", "paged", "page", "called", "notified", "told", "informed", "updated",
      "contacted", "spoke", "w/"})
@@ -259,11 +261,16 @@ class ClinicalNameRecognizer(EntityRecognizer):
     def _before_contact(self, tokens: list[Token], classes: list[WordClass], mode: CaseMode,
                         flag: Any) -> None:
         """"Lopie Certusi cell# ...": a name right before a phone label."""
+        n = len(tokens)
         for i, tok in enumerate(tokens):
-            if tok.lower not in _CONTACT_LABELS:
+            if tok.lower in _CONTACT_LABELS:
+                j = i - 1
+            elif tok.kind == "num" and i > 1 and tokens[i - 1].text == "," and i + 1 < n \
+                    and tokens[i + 1].lower in _AGE_UNITS:
+                j = i - 2  # "ORA FIORENTINO, 98 YO": a name before its age
+            else:
                 continue
             chain: list[int] = []
-            j = i - 1
             comma = False
             while j >= 0 and len(chain) < 3 and tokens[j].is_word and classes[j] in (
                     "strong", "ambiguous", "unknown") and (
