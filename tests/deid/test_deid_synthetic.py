@@ -132,6 +132,8 @@ def test_proxy_recall_with_full_lexicons(engine: DeidEngine, pools: NamePools) -
         ("Labs sent.\n\nQuorrbel\n", {"Quorrbel"}),
         ("PT IS QUORRBEL ZANTRIX, 98 YO WOMAN", {"QUORRBEL ZANTRIX"}),
         ("ABD SOFT, 98 YO", set()),
+        ("Dr. van Zantrix aware", {"van Zantrix"}),
+        ("Dr. in to see pt", set()),
         # borderline: shorthand after "pt" in an all-caps note is not a name
         ("PT RECIEVED LASIX THIS AM", set()),
         ("pt oriented to name. follows simple commands", set()),

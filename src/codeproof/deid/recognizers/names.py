@@ -41,6 +41,9 @@ _CONTACT_LABELS: Final[frozenset[str]] = frozenset(
 _NAME_LABELS: Final[frozenset[str]] = frozenset({"name", "nickname", "aka", "a/k/a"})
 #: "goes by Bud", "prefers to be called Peg", "known as Sonny".
 _NICK_CUES: Final[frozenset[str]] = frozenset({"called", "by", "as"})
+#: Surname particles that may follow a title in lower case ("Dr. o rourke", "Dr. de Souza").
+_PARTICLES: Final[frozenset[str]] = frozenset(
+    {"o", "mc", "mac", "de", "van", "von", "la", "le", "du", "di", "da", "del", "st"})
 _AGE_UNITS: Final[frozenset[str]] = frozenset(
     {"yo", "y", "year", "years", "yr", "yrs", "yof", "yom"})
 _CUE_WORDS: Final[frozenset[str]] = frozenset(
@@ -344,6 +347,10 @@ class ClinicalNameRecognizer(EntityRecognizer):
             cls = classes[j]
             if cls == "never" and self._clinical_name(tokens[j]) and cap_ok(j):
                 cls = "ambiguous"
+            if tokens[j].lower in _PARTICLES and j + 1 < n and tokens[j + 1].is_word \
+                    and tokens[j + 1].start - tokens[j].end <= 1 \
+                    and classes[j + 1] in ("strong", "unknown", "ambiguous"):
+                cls = "strong"  # "Dr. o rourke", "Dr. van Dyke": a particle starts the name
             if cls in ("never", "other") and not is_initial(j):
                 break
             if taken == 0:
