@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codeproof.coding.candidates import FEATURES, CodeInfoLite, analyze, generate
+from codeproof.coding.candidates import FEATURES, CodeInfoLite, Hit, analyze, generate
 from codeproof.coding.lexicon import Lexicon, Term, TitleIndex, term_stems
 from codeproof.coding.ranking import Calibrator, TreeEnsemble
 from codeproof.coding.text import context_of, sentence_spans, stem
@@ -126,3 +126,26 @@ def test_calibrator_breaks_ties_inside_a_plateau() -> None:
     cal = Calibrator.fit(scores, labels)
     out = cal(np.asarray([0.30, 0.31, 0.32]))
     assert out[0] < out[1] < out[2]
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("text", "n_counted"), [
+    # a templated clause copied into three sections counts once
+    ("Chief complaint: chest pain radiating to arm. Reason: chest pain radiating "
+     "to arm. Summary: chest pain radiating to arm.", 1),
+    # the same words in different clauses are separate statements
+    ("Chest pain at rest. Chest pain on exertion today. Chest pain again.", 3),
+    # short clauses (< 4 words) are never merged: too little to call a copy
+    ("Chest pain. Chest pain. Chest pain.", 3),
+])
+def test_verbatim_repeats_count_once(text: str, n_counted: int) -> None:
+    from codeproof.coding.candidates import _CLAUSE_BREAK, _distinct
+
+    hits = []
+    start = 0
+    while (start := text.find("hest pain", start)) >= 0:
+        hits.append(Hit(code="R07.9", source="title", start=start - 1, end=start + 9,
+                        sentence=0, strength=2.0))
+        start += 9
+    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
+    assert len(_distinct(text, breaks, hits)) == n_counted

@@ -10,7 +10,9 @@ ConText-style assertion flags; hits are grouped per code into a
 
 from __future__ import annotations
 
+import bisect
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -227,7 +229,9 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
     length = max(len(doc.text), 1)
     norm = max(n_train, 1)
     out: list[Candidate] = []
-    for code, hits in by_code.items():
+    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(doc.text)]
+    for code, all_hits in by_code.items():
+        hits = _distinct(doc.text, breaks, all_hits)
         titles = [h for h in hits if h.source in ("title", "inclusion")]
         partial = [h for h in hits if h.source == "partial"]
         lex = [h for h in hits if h.source == "lexicon"]
@@ -276,7 +280,37 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
             best_p.strength if best_p else 0.0,
             best_p.cover if best_p else 0.0,
         )
-        out.append(Candidate(code=code, hits=tuple(hits), features=features))
+        out.append(Candidate(code=code, hits=tuple(all_hits), features=features))
     out.sort(key=lambda c: c.code)
+    return out
+
+
+_CLAUSE_BREAK = re.compile(r"[.;:()\[\]\n]")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def _distinct(text: str, breaks: list[int], hits: list[Hit]) -> list[Hit]:
+    """Hits of one code minus verbatim repeats of the same clause.
+
+    Templated notes copy a clause (the chief complaint, a problem-list line) into
+    several sections; counting each copy as another mention would read one statement
+    as corroborated evidence (features ``n_sentences``, ``affirmed_hits``...), a
+    pattern the training case reports do not have. A hit counts once per distinct
+    clause (normalized words between punctuation); all hits stay evidence.
+    """
+    seen: set[tuple[str, str]] = set()
+    out: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, h.end, h.source)):
+        i = bisect.bisect_left(breaks, hit.start)
+        left = breaks[i - 1] + 1 if i else 0
+        j = bisect.bisect_left(breaks, hit.end)
+        right = breaks[j] if j < len(breaks) else len(text)
+        clause = _NON_WORD.sub(" ", text[left:right].lower()).strip()
+        words = _NON_WORD.sub(" ", text[hit.start:hit.end].lower()).strip()
+        key = (hit.source, words + "|" + clause)
+        if len(clause.split()) >= 4 and key in seen:
+            continue
+        seen.add(key)
+        out.append(hit)
     return out
 
