@@ -305,6 +305,9 @@ def code_paths(runtime: Runtime, inputs: Iterable[Path], out_dir: Path, *,
             report.skipped.append(path.name)
         else:
             todo.append(path)
+    if not todo:  # nothing to code: do not load any model
+        report.seconds = time.perf_counter() - started
+        return report
     if workers <= 0:  # auto: parallel only when the batch is big enough to pay start-up
         workers = min(os.cpu_count() or 1, 4) if len(todo) >= AUTO_PARALLEL_MIN else 1
     if workers > 1 and len(todo) > 1:

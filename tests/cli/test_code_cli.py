@@ -96,3 +96,12 @@ def test_audit_chain_verifies_after_the_batch(coded: tuple[Path, Path, str],
     base, _, _ = coded
     proc = _run(["audit", "verify"], base / "home", reference_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_empty_folder_warns_without_loading_models(tmp_path: Path,
+                                                    reference_dir: Path) -> None:
+    (tmp_path / "in").mkdir()
+    proc = _run(["code", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "-q"],
+                tmp_path / "home", reference_dir)
+    assert proc.returncode == 0
+    assert "no input files" in proc.stderr

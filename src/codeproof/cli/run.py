@@ -84,6 +84,8 @@ def register(app: typer.Typer) -> None:
                             tenant=tenant, resume=resume, persist=not no_store,
                             html=not no_html, workers=workers, executor=executor,
                             on_result=on_result)
+        if not (report.coded or report.skipped or report.rejected):
+            typer.echo("warning: no input files (.txt, .json, .hl7, .xml) found", err=True)
         if not quiet:
             print_summary(report)
         raise typer.Exit(report.exit_code)
