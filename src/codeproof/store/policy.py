@@ -3,21 +3,18 @@
 The security module's :func:`codeproof.security.access.authorize` is the single
 authority (roles -> actions, tenant scoping, audit of refusals and PHI views); the
 store and the API call it through :func:`authorize` with the *library* action
-names of :data:`OPERATIONS`. When that module is not installed (a partial
-checkout) the same action names are checked against :data:`FALLBACK_ROLE_ACTIONS`,
-which mirrors it (least privilege, deny by default).
+names of :data:`OPERATIONS`. There is deliberately no second role table here: one
+table (``security.access.ROLE_ACTIONS``) cannot drift from another.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from importlib.util import find_spec
 from typing import Any
 
-from codeproof.errors import AccessDenied, TenantMismatch
+from codeproof.security.access import authorize as library_authorize
 from codeproof.security.base import Principal
 
-__all__ = ["FALLBACK_ROLE_ACTIONS", "OPERATIONS", "authorize"]
+__all__ = ["OPERATIONS", "authorize"]
 
 #: service operation -> library action (``codeproof.security.access.ACTIONS``).
 OPERATIONS: dict[str, str] = {
@@ -42,25 +39,6 @@ OPERATIONS: dict[str, str] = {
     "token.create": "token.create",
 }
 
-_READ = frozenset({"encounter.read", "package.read"})
-FALLBACK_ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "coder": _READ | {"encounter.submit", "phi.view", "review.decide", "review.attest"},
-    "cdi": _READ | {"phi.view", "cdi.query"},
-    "auditor": _READ | {"phi.view", "package.export", "audit.read", "audit.verify",
-                        "audit.export"},
-    "admin": frozenset({"encounter.read", "audit.read", "audit.verify", "rules.manage",
-                        "token.create"}),
-    "integration": frozenset({"encounter.submit", "encounter.read", "package.read",
-                              "package.export"}),
-    "system": frozenset(set(OPERATIONS.values())),
-}
-
-
-def _library_authorize() -> Any:
-    if find_spec("codeproof.security.access") is None:
-        return None
-    return getattr(import_module("codeproof.security.access"), "authorize", None)
-
 
 def authorize(principal: Principal, operation: str, *, tenant: str | None = None,
               audit: Any | None = None, subject: str = "", resource: str = "") -> None:
@@ -70,14 +48,5 @@ def authorize(principal: Principal, operation: str, *, tenant: str | None = None
     """
     action = OPERATIONS.get(operation, operation)
     target = tenant if tenant is not None else principal.tenant
-    library = _library_authorize()
-    if library is not None:
-        library(principal, action, tenant=target, audit=audit, subject=subject,
-                resource=resource, purpose=operation)
-        return
-    if target != principal.tenant:
-        raise TenantMismatch(f"tenant {principal.tenant!r} may not act on another tenant",
-                             tenant=target, action=action)
-    if action not in FALLBACK_ROLE_ACTIONS.get(principal.role, frozenset()):
-        raise AccessDenied(f"role {principal.role!r} may not {action!r}",
-                           role=principal.role, action=action)
+    library_authorize(principal, action, tenant=target, audit=audit, subject=subject,
+                      resource=resource, purpose=operation)

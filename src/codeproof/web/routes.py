@@ -21,9 +21,10 @@ from codeproof import __version__
 from codeproof.api.deps import COOKIE, AppContext, context
 from codeproof.api.routers.encounters import EncounterId
 from codeproof.errors import AuthenticationFailed, CodeproofError
+from codeproof.security.access import allowed
 from codeproof.security.base import Principal
 from codeproof.store.base import CDI_STATUSES, REASONS
-from codeproof.store.policy import FALLBACK_ROLE_ACTIONS, OPERATIONS
+from codeproof.store.policy import OPERATIONS
 from codeproof.web.render import code_key, evidence_spans, segments
 
 __all__ = ["install_web", "render_error"]
@@ -39,12 +40,7 @@ _HOME = {"coder": "/ui/queue/coder", "cdi": "/ui/cdi", "auditor": "/ui/audit",
 
 def _may(principal: Principal, operation: str) -> bool:
     """Whether to *show* a control; the API call behind it is authorized again."""
-    action = OPERATIONS[operation]
-    try:
-        from codeproof.security.access import allowed
-    except ImportError:  # pragma: no cover - partial checkout
-        return action in FALLBACK_ROLE_ACTIONS.get(principal.role, frozenset())
-    return bool(allowed(principal.role, action))
+    return bool(allowed(principal.role, OPERATIONS[operation]))
 
 
 def _viewer(request: Request) -> Principal | None:
