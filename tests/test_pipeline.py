@@ -89,3 +89,23 @@ def test_model_text_masks_but_keeps_offsets() -> None:
     masked = encounter.model_text("n1")
     assert masked == "XXXX XXXXX 00/00 has asthma"
     assert len(masked) == len(encounter.notes[0].text)
+
+
+def _reference_digest(encounter: Encounter) -> str:
+    """The digest's definition: sha256 of the repr without stage records."""
+    import hashlib
+
+    return hashlib.sha256(repr(dataclasses.replace(encounter, stages=())).encode()).hexdigest()
+
+
+def test_digest_is_the_repr_hash_and_the_memo_does_not_change_it() -> None:
+    before = _encounter()
+    after = Pipeline([Finder()]).run(before)
+    assert before.digest() == _reference_digest(before)
+    assert after.digest() == _reference_digest(after)  # stage records are left out
+    memo: dict[int, tuple[object, str]] = {}
+    assert before.digest(memo) == _reference_digest(before)
+    assert after.digest(memo) == _reference_digest(after)  # shared notes come from the memo
+    assert after.stages[0].input_digest == _reference_digest(before)
+    assert after.stages[0].output_digest == _reference_digest(dataclasses.replace(
+        after, stages=()))

@@ -373,6 +373,27 @@ class Encounter:
         merged.update(versions)
         return dataclasses.replace(self, versions=tuple(sorted(merged.items())))
 
-    def digest(self) -> str:
-        """A stable digest of the encounter's content (for stage records)."""
-        return hashlib.sha256(repr(dataclasses.replace(self, stages=())).encode()).hexdigest()
+    def digest(self, memo: dict[int, tuple[object, str]] | None = None) -> str:
+        """A stable digest of the encounter's content (for stage records).
+
+        The sha256 of ``repr(dataclasses.replace(self, stages=()))``, built field
+        by field. ``memo`` (id -> (value, repr)) lets a caller that digests
+        successive versions of one encounter (the pipeline, once per stage) reuse
+        the repr of the field values a stage did not replace: every value is
+        immutable, and the memo holds a reference so an id is never reused.
+        """
+        memo = {} if memo is None else memo
+        parts = []
+        for name in _REPR_FIELDS:
+            value = () if name == "stages" else getattr(self, name)
+            cached = memo.get(id(value))
+            if cached is None or cached[0] is not value:
+                cached = (value, repr(value))
+                memo[id(value)] = cached
+            parts.append(f"{name}={cached[1]}")
+        text = f"{type(self).__qualname__}({', '.join(parts)})"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: The fields in ``Encounter.__repr__``, in order (what :meth:`Encounter.digest` hashes).
+_REPR_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Encounter) if f.repr)

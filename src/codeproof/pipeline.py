@@ -90,7 +90,8 @@ class Pipeline:
             actor: str = "system",
             on_stage: Callable[[StageRecord], None] | None = None) -> Encounter:
         """Run every stage in order; wrap unexpected failures in :class:`StageFailed`."""
-        after = encounter.digest()
+        memo: dict[int, tuple[object, str]] = {}  # field reprs shared across stage digests
+        after = encounter.digest(memo)
         for stage in self.stages:
             before = after  # the previous stage's output digest is this one's input
             t0 = time.perf_counter()
@@ -106,7 +107,7 @@ class Pipeline:
                     stage=stage.name,
                     encounter=encounter.id,
                 ) from exc
-            after = encounter.digest()
+            after = encounter.digest(memo)
             record = StageRecord(
                 stage=stage.name,
                 input_digest=before,
