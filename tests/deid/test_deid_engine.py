@@ -130,3 +130,21 @@ def test_presidio_default_registry_still_builds_next_to_ours(engine) -> None:
     analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
     names = {r.name for r in analyzer.registry.recognizers}
     assert "DateRecognizer" in names and not any(n.startswith("deid.") for n in names)
+
+
+def test_cached_lexicons_round_trip(tmp_path, monkeypatch, lexicons) -> None:
+    from codeproof.deid import lexicons as lexicons_module
+
+    calls: list[int] = []
+
+    def build() -> object:
+        calls.append(1)
+        return lexicons
+
+    monkeypatch.setattr(lexicons_module, "load_lexicons", build)
+    first = lexicons_module.cached_lexicons(tmp_path)
+    second = lexicons_module.cached_lexicons(tmp_path)
+    assert calls == [1]  # the second process-equivalent read comes from the pickle
+    assert first == second == lexicons
+    assert len(list((tmp_path / "cache").glob("deid-lexicons-*.pkl"))) == 1
+    assert lexicons_module.cached_lexicons(None) is lexicons  # no directory: no cache

@@ -189,3 +189,21 @@ def test_word_class(lexicons, word: str, expected: str) -> None:
     from codeproof.deid.recognizers.names import word_class
 
     assert word_class(tokenize(word)[0], lexicons) == expected
+
+
+def test_text_profile_matches_its_parts_and_is_shared(lexicons) -> None:
+    from codeproof.deid.recognizers.names import text_profile, word_class
+
+    text = "Seen by Dr. Quartermain in San Diego; quartermain called back."
+    tokens, mode, classes = text_profile(text, lexicons)
+    assert tokens == tokenize(text)
+    assert mode == case_mode(text)
+    assert classes == [word_class(t, lexicons) for t in tokens]
+    again = text_profile(text, lexicons)
+    assert again == (tokens, mode, classes) and again[0] is not tokens  # fresh lists
+    assert text_profile("Other note.", lexicons)[0] == tokenize("Other note.")
+
+
+def test_multi_word_cities_are_still_found(lexicons) -> None:
+    recognizer = ClinicalLocationRecognizer(lexicons)
+    assert ("San Diego", "LOCATION") in _found(recognizer, "Moved from San Diego last year.")

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
-from codeproof.deid.lexicons import Lexicons, load_lexicons
+from codeproof.deid.lexicons import Lexicons, cached_lexicons, load_lexicons
 from codeproof.deid.operators import DateShifter, Operator, make_operator
 from codeproof.deid.spans import PhiSpan, merge_spans
 from codeproof.errors import DeidError, ResidualPhiDetected
@@ -214,7 +214,7 @@ class DeidEngine:
         ("Quartermain", "Nicholson"), so one confident context ("transfer to
         Quartermain 2") covers the bare mentions elsewhere in the note.
         """
-        from codeproof.deid.recognizers.names import word_class
+        from codeproof.deid.recognizers.names import text_profile, word_class
         from codeproof.deid.recognizers.tokens import tokenize
 
         words: dict[str, str] = {}
@@ -240,7 +240,7 @@ class DeidEngine:
                                    score=0.5, recognizer="deid.propagate.v1"))
         if not words:
             return out
-        for token in tokenize(text):
+        for token in text_profile(text, self.lex)[0]:
             found_type = words.get(token.lower)
             if found_type is not None:
                 out.append(PhiSpan(start=token.start, end=token.end, type=found_type,
@@ -384,7 +384,8 @@ class DeidStage:
 def shared_engine(runtime: Runtime) -> DeidEngine:
     """The runtime's one DeidEngine (built on first use)."""
     def build(rt: Runtime) -> DeidEngine:
-        return DeidEngine(use_ner=rt.settings.deid.ner, keep_years=rt.settings.deid.keep_years)
+        return DeidEngine(lexicons=cached_lexicons(rt.settings.reference_path),
+                          use_ner=rt.settings.deid.ner, keep_years=rt.settings.deid.keep_years)
 
     return runtime.resource("deid.engine", build)  # type: ignore[no-any-return]
 

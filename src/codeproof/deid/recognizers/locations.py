@@ -17,8 +17,8 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from codeproof.deid.lexicons import Lexicons
 from codeproof.deid.recognizers.base import result
-from codeproof.deid.recognizers.names import word_class
-from codeproof.deid.recognizers.tokens import Token, case_mode, tokenize
+from codeproof.deid.recognizers.names import text_profile
+from codeproof.deid.recognizers.tokens import Token
 
 __all__ = [
     "ADDRESS_PATTERNS",
@@ -114,6 +114,9 @@ class ClinicalLocationRecognizer(EntityRecognizer):
     def __init__(self, lexicons: Lexicons) -> None:
         self.lex = lexicons
         self._max_city_words = max((c.count(" ") + 1 for c in lexicons.cities), default=1)
+        #: first words of the multi-word city names ("san" of "san diego"): a longer
+        #: name is only looked up when the word at hand can start one
+        self._city_starts = frozenset(c.split(" ", 1)[0] for c in lexicons.cities if " " in c)
         super().__init__(supported_entities=["HOSPITAL", "LOCATION", "ADDRESS"],
                          name="deid.locations.v1", supported_language="en",
                          context=list(CONTEXT))
@@ -131,9 +134,7 @@ class ClinicalLocationRecognizer(EntityRecognizer):
 
     def find(self, text: str) -> list[tuple[int, int, str, float, str]]:
         """Place spans as ``(start, end, entity, score, rule)``."""
-        tokens = tokenize(text)
-        mode = case_mode(text)
-        classes = [word_class(t, self.lex) for t in tokens]
+        tokens, mode, classes = text_profile(text, self.lex)
         out: list[tuple[int, int, str, float, str]] = []
         n = len(tokens)
 
@@ -402,19 +403,21 @@ class ClinicalLocationRecognizer(EntityRecognizer):
     def _cities(self, tokens: list[Token], classes: Sequence[str],
                 mode: str) -> list[tuple[int, int, str, float, str]]:
         out: list[tuple[int, int, str, float, str]] = []
-        words = [i for i, t in enumerate(tokens) if t.is_word or t.kind == "punct"]
         n = len(tokens)
+        run = [0] * (n + 1)  # run[i]: consecutive word tokens from i on
+        for k in range(n - 1, -1, -1):
+            run[k] = run[k + 1] + 1 if tokens[k].is_word else 0
+        longest = min(self._max_city_words, 4)
         i = 0
         while i < n:
             if not tokens[i].is_word:
                 i += 1
                 continue
             matched = 0
-            for size in range(min(self._max_city_words, 4), 0, -1):
+            top = min(longest, run[i]) if tokens[i].lower in self._city_starts else 1
+            for size in range(top, 0, -1):
                 span = tokens[i:i + size]
-                if len(span) < size or not all(t.is_word for t in span):
-                    continue
-                name = " ".join(t.lower for t in span)
+                name = " ".join(t.lower for t in span) if size > 1 else span[0].lower
                 if name not in self.lex.cities:
                     continue
                 if size == 1:
@@ -440,5 +443,4 @@ class ClinicalLocationRecognizer(EntityRecognizer):
                 matched = size
                 break
             i += matched or 1
-        del words
         return out

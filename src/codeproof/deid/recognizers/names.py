@@ -18,7 +18,8 @@ from codeproof.deid.lexicons import Lexicons
 from codeproof.deid.recognizers.base import result
 from codeproof.deid.recognizers.tokens import CaseMode, Token, case_mode, tokenize
 
-__all__ = ["CONTEXT", "ClinicalNameRecognizer", "WordClass", "invalidate", "word_class"]
+__all__ = ["CONTEXT", "ClinicalNameRecognizer", "WordClass", "invalidate", "text_profile",
+           "word_class"]
 
 WordClass = Literal["never", "strong", "ambiguous", "unknown", "word", "other"]
 
@@ -74,6 +75,38 @@ def word_class(token: Token, lex: Lexicons) -> WordClass:
     return "word"
 
 
+#: The profiles of the last few texts: the name and location recognizers (and the
+#: engine's propagation) read the same note one after the other. A tuple replaced
+#: as a whole, so concurrent readers never see a half-updated cache.
+_RECENT: tuple[tuple[str, Lexicons, tuple[tuple[Token, ...], CaseMode,
+                                          tuple[WordClass, ...]]], ...] = ()
+_RECENT_SIZE: Final[int] = 2
+
+
+def text_profile(text: str, lex: Lexicons) -> tuple[list[Token], CaseMode, list[WordClass]]:
+    """``tokenize(text)``, ``case_mode(text)`` and the ``word_class`` of every token.
+
+    Pure; computed once per text and lexicons and shared by the recognizers that
+    run over the same note (each call returns fresh lists).
+    """
+    global _RECENT
+    profile = next((found for seen, seen_lex, found in _RECENT
+                    if seen_lex is lex and seen == text), None)
+    if profile is None:
+        tokens = tuple(tokenize(text))
+        memo: dict[tuple[str, str], WordClass] = {}
+        classes: list[WordClass] = []
+        for token in tokens:  # word_class reads only the kind and the lower-cased form
+            key = (token.kind, token.lower)
+            cls = memo.get(key)
+            if cls is None:
+                cls = memo[key] = word_class(token, lex)
+            classes.append(cls)
+        profile = (tokens, case_mode(text), tuple(classes))
+        _RECENT = ((text, lex, profile), *_RECENT[:_RECENT_SIZE - 1])
+    return list(profile[0]), profile[1], list(profile[2])
+
+
 def invalidate(tokens: list[Token], first: int, last: int) -> bool:
     """Reject a candidate name made only of single letters or digits (pure)."""
     words = [t for t in tokens[first:last + 1] if t.is_word]
@@ -102,9 +135,7 @@ class ClinicalNameRecognizer(EntityRecognizer):
     # -- detection ------------------------------------------------------------------
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         """Name spans as ``(start, end, score, rule)``."""
-        tokens = tokenize(text)
-        mode = case_mode(text)
-        classes = [word_class(t, self.lex) for t in tokens]
+        tokens, mode, classes = text_profile(text, self.lex)
         flags: dict[int, tuple[float, str]] = {}
 
         def cap_ok(i: int) -> bool:
