@@ -272,6 +272,13 @@ class KnowledgeBase:
         self._query_cache: dict[str, npt.NDArray[np.float32]] = {}
         self._for_code_cache: dict[tuple[str, str, frozenset[str], int],
                                    tuple[KBHit, ...]] = {}
+        #: per guideline, in record order: (record, its setting triggers, its code
+        #: patterns split into plain prefixes and ``?`` patterns) for :meth:`_for_code`
+        self._guidelines = tuple(
+            (r, frozenset(r.triggers) & SETTINGS_TRIGGERS,
+             tuple(p for p in r.applies_to if "?" not in p),
+             tuple(p for p in r.applies_to if "?" in p))
+            for r in self.records if r.kind == "guideline")
         self.store = store if store is not None or embedder is None else MemoryVectorStore()
         if self.embedder is not None and self.store is not None and not vectors_ready:
             vectors = self.embedder.embed([r.index_text for r in self.records])
@@ -379,8 +386,13 @@ class KnowledgeBase:
             return not record.applies_to or any(code_matches(code, p)
                                                 for p in record.applies_to)
 
-        guidelines = [r for r in self.records
-                      if r.kind == "guideline" and setting_ok(r) and code_ok(r)]
+        # setting_ok and code_ok over the guidelines, with their parts precomputed
+        # (a pattern without "?" matches exactly the codes that start with it)
+        guidelines = [r for r, restricted, plain, wild in self._guidelines
+                      if (not restricted or restricted & setting)
+                      and (r.system or "ICD-10-CM") == system
+                      and (not r.applies_to or code.startswith(plain)
+                           or any(code_matches(code, p) for p in wild))]
         for record in guidelines:
             assertion = set(record.triggers) - SETTINGS_TRIGGERS
             matched = sorted(assertion & flag_set)
