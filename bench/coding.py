@@ -3,9 +3,12 @@
 Run from the repository root: ``.venv/bin/python bench/coding.py``. Prints:
 
 1. coder stage on the 250 dev notes (ICD-10-CM, then ICD-10-PCS on devP): micro P/R/F1,
-   MAP, auto-band precision, ECE + reliability table, notes/s;
-2. end-to-end ``codeproof code`` on the same notes (notes/s, peak RSS) scored by the
-   official scorer, when the ``code`` command is available;
+   MAP, auto-band precision, ECE + reliability table, notes/s -- under the ``mentions``
+   convention the CodiEsp gold is annotated in, then ICD-10-CM under ``ocg`` (the US
+   claim code set) to show the convention gap;
+2. end-to-end ``codeproof code`` on the same notes with ``coding.convention = mentions``
+   (notes/s, peak RSS) scored by the official scorer (``bench/e2e.py`` runs the default
+   ``ocg`` convention);
 3. the synthetic US set (``codeproof eval-data synthetic``) when it can be generated.
 
 Exits 0 with a ``skipped: ...`` line when ../shared is absent.
@@ -69,11 +72,12 @@ def _end_to_end() -> None:
         t0 = time.perf_counter()
         proc = subprocess.run([*CLI, "code", str(DATA / "dev" / "text"), "--out", tmp],
                               capture_output=True, text=True, cwd=ROOT, check=False,
-                              env={**os.environ, "CODEPROOF_HOME": str(Path(tmp) / "home")})
+                              env={**os.environ, "CODEPROOF_HOME": str(Path(tmp) / "home"),
+                                   "CODEPROOF_CODING__CONVENTION": "mentions"})
         seconds = time.perf_counter() - t0
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         n = len(list(Path(tmp).glob("*.json")))
-        print("== end-to-end `codeproof code` on dev (includes start-up)")
+        print("== end-to-end `codeproof code` on dev, convention mentions (includes start-up)")
         print(f"exit {proc.returncode}  packages {n}  seconds {seconds:.1f}  "
               f"notes/s {n / seconds:.2f}  peak RSS {rss_mb:.0f} MB")
         score = subprocess.run([sys.executable, str(SCORER), str(DATA / "dev" / "devD.tsv"),
@@ -85,12 +89,18 @@ def main() -> int:
     if not DATA.exists() or not SCORER.exists():
         print("skipped: ../shared/data/codiesp-en or ../shared/eval is absent")
         return 0
-    cm = _eval(["codiesp", "--split", "dev", "--coder-only"])
+    cm = _eval(["codiesp", "--split", "dev", "--coder-only", "--convention", "mentions"])
     if cm:
-        _print_eval("coding.assign.v1 on CodiEsp dev, ICD-10-CM (devD)", cm)
-    pcs = _eval(["codiesp", "--split", "dev", "--system", "ICD-10-PCS", "--coder-only"])
+        _print_eval("coding.assign.v1 on CodiEsp dev, ICD-10-CM (devD), convention mentions",
+                    cm)
+    pcs = _eval(["codiesp", "--split", "dev", "--system", "ICD-10-PCS", "--coder-only",
+                 "--convention", "mentions"])
     if pcs:
-        _print_eval("coding.assign.v1 on CodiEsp dev, ICD-10-PCS (devP)", pcs)
+        _print_eval("coding.assign.v1 on CodiEsp dev, ICD-10-PCS (devP), convention mentions",
+                    pcs)
+    ocg = _eval(["codiesp", "--split", "dev", "--coder-only", "--convention", "ocg"])
+    if ocg:
+        _print_eval("coding.assign.v1 on CodiEsp dev, ICD-10-CM (devD), convention ocg", ocg)
     _end_to_end()
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
         gen = subprocess.run([*CLI, "eval-data", "synthetic", "--out", tmp],

@@ -78,6 +78,10 @@ class CodingSettings(_Section):
     seventh_character: bool = True  # complete injury codes with the 7th character
     symptom_policy: Literal["integral", "body_system"] = "integral"  # R-code suppression
     header_codes: Literal["review", "complete"] = "review"  # non-billable: cap / complete
+    # "ocg": US Official Guidelines code set; "mentions": every documented condition as
+    # stated (abstraction / CodiEsp convention; no combination, 7th character, laterality,
+    # integral-symptom or unspecified-code rewrites)
+    convention: Literal["ocg", "mentions"] = "ocg"
 
 
 class RoutingSettings(_Section):

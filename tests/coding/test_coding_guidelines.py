@@ -7,6 +7,7 @@ import pytest
 from codeproof.coding.candidates import CodeInfoLite, Hit
 from codeproof.coding.guidelines import DERIVED_CAP, Proposal, apply_guidelines
 from codeproof.coding.text import Context
+from codeproof.errors import ConfigError
 
 INFO = {code: CodeInfoLite(title=title, billable=billable) for code, title, billable in [
     ("E11.9", "Type 2 diabetes mellitus without complications", True),
@@ -309,3 +310,35 @@ def test_unspecified_code_inside_a_more_specific_reading(span: tuple[int, int],
 def test_combination_codes_are_capped() -> None:
     got = _run([_p("I10", 0.97, start=0, end=5), _p("I50.9", 0.96, start=10, end=20)])
     assert got["I11.0"].confidence == DERIVED_CAP
+
+
+@pytest.mark.issue(4)
+@pytest.mark.parametrize(("proposals", "text", "ocg", "mentions"), [
+    # combination: OCG merges diabetes + CKD; mentions keeps both conditions as stated
+    ([_p("E11.9"), _p("N18.30")], NOTE, {"E11.22", "N18.30"}, {"E11.9", "N18.30"}),
+    ([_p("I10"), _p("I50.9")], NOTE, {"I11.0", "I50.9"}, {"I10", "I50.9"}),
+    # integral symptoms: OCG drops them beside a confirmed diagnosis, mentions codes them
+    ([_p("J18.9"), _p("R05.9"), _p("R50.9")], NOTE, {"J18.9"}, {"J18.9", "R05.9", "R50.9"}),
+    # specificity: OCG drops the unspecified sibling, mentions keeps both
+    ([_p("K35.80", conf=0.5), _p("K35.89", conf=0.7)], NOTE, {"K35.89"}, {"K35.80", "K35.89"}),
+    # laterality / 7th character are completed only under OCG
+    ([_p("M17.10", start=0, end=40)], "Right knee osteoarthritis, unilateral primary.",
+     {"M17.11"}, {"M17.10"}),
+    # both conventions drop negated findings and map family history to Z codes
+    ([_p("J18.9", negated=True), _p("C50.919", family=True)], NOTE, {"Z80.3"}, {"Z80.3"}),
+])
+def test_conventions(proposals: list[Proposal], text: str, ocg: set[str],
+                     mentions: set[str]) -> None:
+    def run(convention: str) -> set[str]:
+        out = apply_guidelines(proposals, setting="outpatient", threshold=0.3, info=INFO,
+                               text_of=lambda h: text, convention=convention)
+        return {p.code for p in out}
+
+    assert run("ocg") == ocg
+    assert run("mentions") == mentions
+
+
+def test_unknown_convention_is_refused() -> None:
+    with pytest.raises(ConfigError, match="convention"):
+        apply_guidelines([_p("J18.9")], setting="outpatient", threshold=0.3, info=INFO,
+                         text_of=lambda h: NOTE, convention="billing")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from codeproof.coding.candidates import FEATURES, CodeInfoLite, Hit, analyze, generate
-from codeproof.coding.lexicon import Lexicon, Term, TitleIndex, term_stems
+from codeproof.coding.lexicon import Lexicon, PhraseStat, Term, TitleIndex, term_stems
 from codeproof.coding.ranking import Calibrator, TreeEnsemble
 from codeproof.coding.text import context_of, sentence_spans, stem
 
@@ -76,6 +76,48 @@ def test_generate_features_and_negation() -> None:
     features = dict(zip(FEATURES, cands[0].features, strict=True))
     assert features["t_hits"] == 2.0 and features["neg"] == 0.5
     assert cands[0].best_hit.context.negated is False
+
+
+@pytest.mark.issue(4)
+def test_competition_and_title_cover_features() -> None:
+    info = {"J18.9": CodeInfoLite("Pneumonia, unspecified organism", True),
+            "J18.1": CodeInfoLite("Lobar pneumonia, unspecified organism", True),
+            "R50.9": CodeInfoLite("Fever, unspecified", True)}
+    index = TitleIndex([Term(code, term_stems(meta.title), True)
+                        for code, meta in info.items()])
+    lexicon = Lexicon({"pneumonia": (PhraseStat("J18.9", co=8, df=10, aligned=True),
+                                     PhraseStat("J18.1", co=2, df=10, aligned=True))},
+                      max_n=2)
+    doc = analyze("Fever on admission.\nThe radiograph showed pneumonia, organism unknown.")
+    cands = {c.code: dict(zip(FEATURES, c.features, strict=True))
+             for c in generate(doc, index=index, lexicon=lexicon, info=info, prior={},
+                               prior_cat={}, n_train=10)}
+    j18, lobar = cands["J18.9"], cands["J18.1"]
+    # both compete for the "pneumonia" span; J18.9 also owns its full title match
+    assert lobar["span_codes"] == 2.0 and j18["span_codes"] == 1.0
+    assert j18["span_share"] == 1.0 and lobar["span_share"] == pytest.approx(0.25)
+    assert j18["l_best_in_cat"] == 1.0 and lobar["l_best_in_cat"] == 0.0
+    # the evidence sentence has every stem of J18.9's title, not the rare "lobar"
+    assert j18["title_idf_cover"] == 1.0 and 0.0 < lobar["title_idf_cover"] < 0.6
+    assert index.idf["lobar"] > index.idf["pneumonia"]
+    # the fever is stated first, the pneumonia last
+    assert cands["R50.9"]["last_pos"] < j18["last_pos"]
+
+
+@pytest.mark.issue(4)
+def test_threshold_rule_prefers_map_within_f1_share() -> None:
+    from codeproof.coding.train import F1_SHARE, _choose_threshold
+
+    # one note, 3 gold codes: two confident hits, two misses, then the third hit.
+    # Emitting only the top two is F1-best (0.80, MAP 0.67); going down to 0.40 lists
+    # all three gold codes at F1 0.75 (within 90% of 0.80) and MAP 0.87: chosen.
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.4])
+    y = np.array([1, 1, 0, 0, 1])
+    groups = np.zeros(5, dtype=int)
+    t, (precision, recall, f1, mean_ap) = _choose_threshold(p, y, groups, {0: 3})
+    assert t == pytest.approx(0.40) and recall == 1.0 and precision == pytest.approx(0.6)
+    assert f1 == pytest.approx(0.75) and f1 >= F1_SHARE * 0.8
+    assert mean_ap == pytest.approx((1 + 1 + 3 / 5) / 3)
 
 
 def test_exported_trees_match_sklearn() -> None:

@@ -19,12 +19,25 @@ _DEFAULT_DATA = Path("../shared/data/codiesp-en")
 _DEFAULT_SCORER = Path("../shared/eval/score_codiesp.py")
 
 
+_CONVENTION_HELP = ("Coding convention (coding.convention): ocg = US Official Guidelines "
+                    "code set; mentions = every documented condition as stated.")
+
+
 def _coder_fn(coder_only: bool,
-              setting_override: Literal["inpatient", "outpatient"] | None) -> object:
+              setting_override: Literal["inpatient", "outpatient"] | None,
+              convention: str | None = None) -> object:
+    from codeproof.config import load_settings
+    from codeproof.errors import ConfigError
     from codeproof.model import Encounter
     from codeproof.runtime import Runtime
 
-    runtime = Runtime()
+    settings = load_settings()
+    if convention is not None:
+        if convention not in ("ocg", "mentions"):
+            raise ConfigError(f"unknown convention {convention!r}; expected ocg or mentions")
+        settings = settings.model_copy(update={"coding": settings.coding.model_copy(
+            update={"convention": convention})})
+    runtime = Runtime(settings)
     names = runtime.settings.pipeline.stages
     if coder_only or "coding.assign.v1" not in names:
         stages: tuple[str, ...] = ("coding.assign.v1",)
@@ -119,6 +132,9 @@ def register(app: typer.Typer) -> None:
                                         "coding.assign.v1 (skip the stages before it)."),
         setting: str | None = typer.Option(None, "--setting", help="inpatient|outpatient "
                                            "(default: each note's own, outpatient)."),
+        convention: str = typer.Option(
+            "mentions", "--convention", help=_CONVENTION_HELP + " Default mentions: the "
+            "convention the CodiEsp gold was annotated under."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Code a CodiEsp split and print micro P/R/F1, MAP, auto-band precision, ECE."""
@@ -135,7 +151,7 @@ def register(app: typer.Typer) -> None:
         chosen: Literal["inpatient", "outpatient"] | None = (
             "inpatient" if setting == "inpatient" else
             "outpatient" if setting == "outpatient" else None)
-        code = _coder_fn(coder_only, chosen)
+        code = _coder_fn(coder_only, chosen, convention)
         with tempfile.TemporaryDirectory(prefix="codeproof-eval-") as tmp:
             result = evaluate_folder(data / split / "text", gold, out=out or Path(tmp),
                                      scorer=scorer, code=code,  # type: ignore[arg-type]
@@ -150,6 +166,7 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Keep predictions here."),
         coder_only: bool = typer.Option(False, "--coder-only",
                                         help="Run only coding.assign.v1."),
+        convention: str = typer.Option("ocg", "--convention", help=_CONVENTION_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Code a synthetic US note set and score it against its gold.tsv."""
@@ -163,7 +180,7 @@ def register(app: typer.Typer) -> None:
                 if isinstance(item, dict) and item.get("setting") in ("inpatient",
                                                                       "outpatient"):
                     settings_of[str(item.get("id"))] = item["setting"]
-        code = _coder_fn(coder_only, None)
+        code = _coder_fn(coder_only, None, convention)
         with tempfile.TemporaryDirectory(prefix="codeproof-eval-") as tmp:
             result = evaluate_folder(folder / "text", folder / "gold.tsv", out=out or Path(tmp),
                                      scorer=scorer, code=code,  # type: ignore[arg-type]

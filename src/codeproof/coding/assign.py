@@ -66,7 +66,8 @@ class Coder:
     def __init__(self, artifact: Artifact | None, *, threshold: float | None = None,
                  max_codes: int = 40, min_confidence: float = 0.10,
                  seventh_character: bool = True, symptom_policy: str = "integral",
-                 fallback: SystemModel | None = None, header_codes: str = "review") -> None:
+                 fallback: SystemModel | None = None, header_codes: str = "review",
+                 convention: str = "ocg") -> None:
         self.artifact = artifact
         self.systems: Mapping[str, SystemModel] = (
             artifact.systems if artifact is not None
@@ -78,12 +79,13 @@ class Coder:
         self.seventh_character = seventh_character
         self.symptom_policy = symptom_policy
         self.header_codes = header_codes
+        self.convention = convention
 
     @classmethod
     def load(cls, path: Path | None = None, *, threshold: float | None = None,
              max_codes: int = 40, min_confidence: float = 0.10,
              seventh_character: bool = True, symptom_policy: str = "integral",
-             header_codes: str = "review") -> Coder:
+             header_codes: str = "review", convention: str = "ocg") -> Coder:
         """Load the artifact at ``path`` (default: the committed one).
 
         When it is absent, fall back to the unlearned title matcher, whose
@@ -102,7 +104,7 @@ class Coder:
         return cls(artifact, threshold=threshold, max_codes=max_codes,
                    min_confidence=min_confidence, seventh_character=seventh_character,
                    symptom_policy=symptom_policy, fallback=fallback,
-                   header_codes=header_codes)
+                   header_codes=header_codes, convention=convention)
 
     def threshold(self, system: str) -> float:
         """The emission threshold of ``system`` (setting override, else the trained one)."""
@@ -204,6 +206,7 @@ class Coder:
                 before_of=lambda h: _sentence_text(texts[h.note_id], h, before=True),
                 seventh_character=self.seventh_character,
                 symptom_policy=self.symptom_policy, header_codes=self.header_codes,
+                convention=self.convention,
                 attributes_of=lambda h: _attributes(encounter.mentions, h))
             codes.extend(self._assignment(encounter, p, model.info) for p in chosen)
         if len(codes) > self.max_codes:  # keep the most confident, then sequence
@@ -359,6 +362,7 @@ def build_assign_stage(runtime: Runtime) -> AssignStage:
                           max_codes=settings.max_codes, min_confidence=settings.min_confidence,
                           seventh_character=getattr(settings, "seventh_character", True),
                           symptom_policy=getattr(settings, "symptom_policy", "integral"),
-                          header_codes=getattr(settings, "header_codes", "review"))
+                          header_codes=getattr(settings, "header_codes", "review"),
+                          convention=getattr(settings, "convention", "ocg"))
 
     return AssignStage(runtime.resource("coding.coder", make))

@@ -16,8 +16,9 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from codeproof.coding.lexicon import Lexicon, TitleIndex
+from codeproof.coding.lexicon import Lexicon, TitleIndex, term_stems
 from codeproof.coding.text import STOPWORDS, Context, Token, context_of, sentence_spans, tokenize
 
 __all__ = [
@@ -38,6 +39,7 @@ FEATURES: tuple[str, ...] = (
     "first_pos", "n_sentences",
     "prior_code", "prior_cat", "code_len", "billable", "unspec", "chapter",
     "n_sources", "cat_cands", "doc_len", "sec_weight", "p_stems", "p_cover",
+    "last_pos", "title_idf_cover", "l_best_in_cat", "span_codes", "span_share",
 )
 
 
@@ -220,14 +222,24 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
                                  note_id):
             by_code[hit.code].append(hit)
     best_title_in_cat: dict[str, float] = defaultdict(float)
+    best_lex_in_cat: dict[str, float] = defaultdict(float)
     cat_count: dict[str, int] = defaultdict(int)
+    span_codes: dict[tuple[int, int], set[str]] = defaultdict(set)
+    span_best: dict[tuple[int, int], float] = defaultdict(float)
     for code, hits in by_code.items():
         cat_count[code[:3]] += 1
+        for h in hits:
+            span_codes[(h.start, h.end)].add(code)
+            if h.source == "lexicon":
+                span_best[(h.start, h.end)] = max(span_best[(h.start, h.end)], h.strength)
+                best_lex_in_cat[code[:3]] = max(best_lex_in_cat[code[:3]], h.strength)
         t = max((h.strength for h in hits if h.source in ("title", "inclusion")),
                 default=0.0)
         best_title_in_cat[code[:3]] = max(best_title_in_cat[code[:3]], t)
     length = max(len(doc.text), 1)
     norm = max(n_train, 1)
+    idf = index.idf if index is not None else {}
+
     out: list[Candidate] = []
     breaks = [m.start() for m in _CLAUSE_BREAK.finditer(doc.text)]
     for code, all_hits in by_code.items():
@@ -251,6 +263,8 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
         t_strength = best_t.strength if best_t else 0.0
         sec = max((section_weight(h.start) for h in hits), default=1.0) \
             if section_weight is not None else 1.0
+        hit_sentences = {h.sentence for h in hits}
+        l_strength = best_l.strength if best_l else 0.0
         features = (
             t_strength,
             best_t.compact if best_t else 0.0,
@@ -279,10 +293,37 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
             sec,
             best_p.strength if best_p else 0.0,
             best_p.cover if best_p else 0.0,
+            max(h.start for h in hits) / length,
+            _idf_cover(title, hit_sentences, doc, idf),
+            float(bool(best_l) and l_strength >= best_lex_in_cat[code[:3]]),
+            float(min(len(span_codes[(h.start, h.end)]) for h in hits)),
+            l_strength / span_best[(best_l.start, best_l.end)] if best_l else 0.0,
         )
         out.append(Candidate(code=code, hits=tuple(all_hits), features=features))
     out.sort(key=lambda c: c.code)
     return out
+
+
+@lru_cache(maxsize=65536)
+def _title_stems(title: str) -> tuple[str, ...]:
+    return term_stems(title)
+
+
+def _idf_cover(title: str, sentences: set[int], doc: DocAnalysis,
+               idf: Mapping[str, float]) -> float:
+    """IDF-weighted share of the code title's stems found in the hits' sentences.
+
+    A BM25-style lexical score of the code text against the evidence sentences
+    (saturated term frequency reduces to presence for short titles): high when the
+    sentences also carry the title's rare, specific words, not just a learned phrase.
+    """
+    stems = _title_stems(title)
+    if not stems:
+        return 0.0
+    present = {t.stem for si in sentences for t in doc.tokens[si]}
+    weights = [idf.get(s, 1.0) for s in stems]
+    found = sum(w for s, w in zip(stems, weights, strict=True) if s in present)
+    return found / sum(weights)
 
 
 _CLAUSE_BREAK = re.compile(r"[.;:()\[\]\n]")

@@ -28,6 +28,21 @@ specificity             an unspecified code is dropped when a more specific code
                         the same category is reported (I.B.2, I.B.18)
 sequencing              principal (inpatient, II) / first-listed (outpatient, IV.G)
 ======================  ===========================================================
+
+Conventions (``coding.convention``)
+-----------------------------------
+``ocg`` (the default) runs every step above: the code set a US claim reports.
+``mentions`` reports every affirmed, documented condition at the granularity the
+note states it -- the convention of abstraction/registry coding and of the CodiEsp
+gold standard (its annotators code each diagnosis and sign the case report
+mentions, injury codes without the 7th character, no combination merging).
+It keeps the assertion steps (negated/hypothetical -> no code, family/history ->
+Z codes, uncertain by setting), the header-code cap and sequencing, and skips
+combination, laterality, 7th character, integral symptoms and unspecified-code
+suppression. The decision is explicit configuration rather than corpus tuning:
+scoring a coder that follows one convention against gold written under another
+measures the convention gap, not the coder (on CodiEsp train the OCG-only steps
+cost 0.06 MAP with the same ranker; see docs/coding.md).
 """
 
 from __future__ import annotations
@@ -38,8 +53,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from codeproof.coding.candidates import CodeInfoLite, Hit
+from codeproof.errors import ConfigError
 
-__all__ = ["DERIVED_CAP", "Proposal", "apply_guidelines", "assertion_of"]
+__all__ = ["CONVENTIONS", "DERIVED_CAP", "Proposal", "apply_guidelines", "assertion_of"]
+
+#: Coding conventions :func:`apply_guidelines` implements (see the module docs).
+CONVENTIONS = ("ocg", "mentions")
 
 #: Codes derived by a guideline step (not scored by the ranker) never auto-finalize.
 DERIVED_CAP = 0.85
@@ -526,22 +545,30 @@ def apply_guidelines(proposals: Sequence[Proposal], *, setting: str, threshold: 
                      before_of: Callable[[Hit], str] | None = None,
                      symptom_policy: str = "integral",
                      attributes_of: _Attrs | None = None,
-                     header_codes: str = "review") -> list[Proposal]:
+                     header_codes: str = "review", convention: str = "ocg"
+                     ) -> list[Proposal]:
     """Run every step in order; return the reportable proposals, principal first.
 
     ``text_of(hit)`` is the sentence of a hit; ``before_of(hit)`` the text of its
     sentence before it (enables the strong-cue check of family/history flags);
     ``attributes_of(hit)`` the NLP layer's (laterality, episode) for the hit, which
-    win over the coder's own reading of the sentence.
+    win over the coder's own reading of the sentence. ``convention`` is ``"ocg"``
+    (every step) or ``"mentions"`` (documented conditions as stated; see the module docs).
     """
+    if convention not in CONVENTIONS:
+        raise ConfigError(f"unknown coding convention {convention!r}; expected one of "
+                          f"{', '.join(CONVENTIONS)}")
+    ocg = convention == "ocg"
     kept = _assertions(proposals, setting=setting, threshold=threshold, info=info,
                        before_of=before_of)
-    kept = _combinations(kept, info)
-    kept = _laterality(kept, info, text_of, attributes_of)
-    kept = _seventh(kept, info, text_of, seventh_character, attributes_of)
+    if ocg:
+        kept = _combinations(kept, info)
+        kept = _laterality(kept, info, text_of, attributes_of)
+        kept = _seventh(kept, info, text_of, seventh_character, attributes_of)
     kept = _billable(kept, info, header_codes)
-    kept = _integral(kept, symptom_policy)
-    kept = _specificity(kept, info)
+    if ocg:
+        kept = _integral(kept, symptom_policy)
+        kept = _specificity(kept, info)
     best: dict[tuple[str, str], Proposal] = {}
     for p in kept:
         key = (p.system, p.code)

@@ -56,6 +56,10 @@ class TitleIndex:
     def __init__(self, terms: Sequence[Term]) -> None:
         self.terms = tuple(terms)
         freq: Counter[str] = Counter(s for term in self.terms for s in set(term.stems))
+        n = max(len(self.terms), 1)
+        #: inverse document frequency of each stem over all terms (BM25's idf)
+        self.idf: dict[str, float] = {
+            s: math.log(1.0 + (n - f + 0.5) / (f + 0.5)) for s, f in freq.items()}
         anchors: dict[str, list[int]] = defaultdict(list)
         for i, term in enumerate(self.terms):
             anchor = min(term.stems, key=lambda s: (freq[s], s))

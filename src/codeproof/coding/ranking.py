@@ -68,19 +68,25 @@ class TreeEnsemble:
         n = x.shape[0]
         if n == 0:
             return np.full(0, self.baseline, dtype=np.float64)
-        # all trees at once: one (rows x trees) frontier, max_depth steps
-        nodes = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        rows = np.arange(n)[:, None]
-        for _ in range(self.max_depth + 1):
-            leaf = self.leaf[nodes]
-            if leaf.all():
+        # all (row, tree) pairs at once; each step advances only the pairs not yet at a
+        # leaf, so the work is the sum of the path lengths, not rows x trees x max depth
+        n_trees = len(self.roots)
+        nodes = np.tile(self.roots, n)
+        row_of = np.repeat(np.arange(n), n_trees)
+        active = np.arange(n * n_trees)
+        flat = x.ravel()
+        width = x.shape[1]
+        while active.size:
+            current = nodes[active]
+            inner = ~self.leaf[current]
+            active, current = active[inner], current[inner]
+            if not active.size:
                 break
-            vals = x[rows, self.feature[nodes]]
-            go_left = np.where(np.isnan(vals), self.missing_left[nodes],
-                               vals <= self.threshold[nodes])
-            nxt = np.where(go_left, self.left[nodes], self.right[nodes])
-            nodes = np.where(leaf, nodes, nxt)
-        total: FloatArray = self.baseline + self.value[nodes].sum(axis=1)
+            vals = flat[row_of[active] * width + self.feature[current]]
+            go_left = np.where(np.isnan(vals), self.missing_left[current],
+                               vals <= self.threshold[current])
+            nodes[active] = np.where(go_left, self.left[current], self.right[current])
+        total: FloatArray = self.baseline + self.value[nodes].reshape(n, n_trees).sum(axis=1)
         return total
 
     def predict_proba(self, x: FloatArray) -> FloatArray:

@@ -21,7 +21,8 @@ from codeproof.coding.corpus import load_codiesp
 from codeproof.coding.lexicon import TitleIndex
 from codeproof.coding.reference import cm_reference, pcs_reference, source_versions
 from codeproof.coding.train import (
-    GBM_PARAMS,
+    F1_SHARE,
+    GBM_PARAMS_BY_SYSTEM,
     LEXICON_PARAMS,
     MAX_N,
     SystemModel,
@@ -75,7 +76,8 @@ def build_artifact(data_root: Path, out: Path | None = None, *, folds: int = 5,
         "folds": folds,
         "max_n": MAX_N,
         "ranker": {"kind": "sklearn HistGradientBoostingClassifier (exported trees)",
-                   "params": GBM_PARAMS},
+                   "params": {name: GBM_PARAMS_BY_SYSTEM[name] for name in systems}},
+        "threshold_rule": f"max MAP with micro-F1 >= {F1_SHARE} x best micro-F1 (held-out)",
         "lexicon": LEXICON_PARAMS,
         "calibration": "isotonic on grouped cross-validated scores",
         "libraries": {"scikit-learn": _version("scikit-learn"), "numpy": _version("numpy"),
