@@ -121,7 +121,9 @@ def register(app: typer.Typer) -> None:
 
     @eval_app.command("codiesp")
     def eval_codiesp(
-        split: str = typer.Option("dev", "--split", help="dev or train."),
+        split: str = typer.Option("dev", "--split", help="Split folder under --data: dev, "
+                                  "train, test or any other with text/ and <split>D.tsv / "
+                                  "<split>P.tsv."),
         system: str = typer.Option("ICD-10-CM", "--system", help="ICD-10-CM (uses "
                                    "<split>D.tsv) or ICD-10-PCS (<split>P.tsv)."),
         data: Path = typer.Option(_DEFAULT_DATA, "--data", help="CodiEsp-en root."),
@@ -141,11 +143,22 @@ def register(app: typer.Typer) -> None:
         from codeproof.coding.evaluate import evaluate_folder
         from codeproof.errors import ConfigError
 
-        if split not in ("dev", "train"):
-            raise ConfigError(f"unknown split {split!r}; expected dev or train")
+        import re
+
+        from codeproof.errors import ReferenceDataMissing
+
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", split):
+            raise ConfigError(f"invalid split name {split!r}; expected a folder name such "
+                              "as dev, train or test")
         if system not in ("ICD-10-CM", "ICD-10-PCS"):
             raise ConfigError(f"unknown system {system!r}; expected ICD-10-CM or ICD-10-PCS")
-        gold = data / split / f"{split}{'D' if system == 'ICD-10-CM' else 'P'}.tsv"
+        suffix = "D" if system == "ICD-10-CM" else "P"
+        gold = data / split / f"{split}{suffix}.tsv"
+        if not gold.exists():  # e.g. a test split whose gold file has another prefix
+            found = sorted((data / split).glob(f"*{suffix}.tsv"))
+            if len(found) != 1:
+                raise ReferenceDataMissing(f"no gold file {gold.name} under {data / split}")
+            gold = found[0]
         if setting not in (None, "inpatient", "outpatient"):
             raise ConfigError(f"unknown setting {setting!r}; expected inpatient or outpatient")
         chosen: Literal["inpatient", "outpatient"] | None = (
