@@ -140,12 +140,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Code a CodiEsp split and print micro P/R/F1, MAP, auto-band precision, ECE."""
-        from codeproof.coding.evaluate import evaluate_folder
-        from codeproof.errors import ConfigError
-
         import re
 
-        from codeproof.errors import ReferenceDataMissing
+        from codeproof.coding.evaluate import evaluate_folder
+        from codeproof.errors import ConfigError, ReferenceDataMissing
 
         if not re.fullmatch(r"[A-Za-z0-9_-]+", split):
             raise ConfigError(f"invalid split name {split!r}; expected a folder name such "
