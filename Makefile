@@ -31,11 +31,15 @@ reference: $(STAMP)
 	  $(BIN)/codeproof terminology build $(if $(ICD11_DIR),--icd11-dir $(ICD11_DIR)); \
 	else echo "reference data up to date"; fi
 
-# Debian's chromium for the browser tests (skipped with a reason when this fails).
+# Debian's chromium for the browser tests (skipped with a reason when this fails), and
+# HarfBuzz-Subset for WeasyPrint's PDF font subsetting (PDFs are written without it too).
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  >/dev/null 2>&1 || echo "note: chromium not installed; browser tests will skip"; }
+	@ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || { \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libharfbuzz-subset0) \
+	  >/dev/null 2>&1 || echo "note: libharfbuzz-subset0 not installed (PDF fonts not subset)"; }
 
 demo: $(STAMP) reference
 	rm -rf out/demo
