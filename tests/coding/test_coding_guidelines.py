@@ -51,6 +51,12 @@ INFO = {code: CodeInfoLite(title=title, billable=billable) for code, title, bill
     ("R10.9", "Unspecified abdominal pain", True),
     ("E78.5", "Hyperlipidemia, unspecified", True),
     ("Z83.42", "Family history of familial hypercholesterolemia", True),
+    ("L03.90", "Cellulitis, unspecified", True),
+    ("L53.9", "Erythematous condition, unspecified", True),
+    ("A41.9", "Sepsis, unspecified organism", True),
+    ("I95.9", "Hypotension, unspecified", True),
+    ("N10", "Acute pyelonephritis", True),
+    ("N39.0", "Urinary tract infection, site not specified", True),
 ]}
 
 NOTE = ("Patient with right knee osteoarthritis. Follow-up visit for healing fracture. "
@@ -105,6 +111,13 @@ def _run(proposals: list[Proposal], setting: str = "outpatient",
      None),
     ([_p("J18.9", uncertain=True, conf=0.8), _p("R05.9")], "outpatient", ["R05.9"], [], None),
     ([_p("J18.9"), _p("R51.9")], "outpatient", ["J18.9", "R51.9"], [], None),
+    # signs that are the disease itself; a UTI of a specified site is not also "site
+    # not specified"
+    ([_p("L03.90"), _p("L53.9")], "outpatient", ["L03.90"], ["L53.9"], None),
+    ([_p("A41.9"), _p("I95.9")], "outpatient", ["A41.9"], ["I95.9"], None),
+    ([_p("N10"), _p("N39.0")], "outpatient", ["N10"], ["N39.0"], None),
+    ([_p("N10", uncertain=True, conf=0.2), _p("N39.0")], "outpatient", ["N39.0"], ["N10"],
+     None),
     # specificity: unspecified dropped when a specific sibling is reported
     ([_p("K35.80", conf=0.5), _p("K35.89", conf=0.7)], "outpatient", ["K35.89"], ["K35.80"],
      None),

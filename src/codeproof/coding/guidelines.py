@@ -154,6 +154,11 @@ INTEGRAL_SYMPTOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("L03", ("R50", "R60")), ("I80", ("R60", "R52")), ("G03", ("R51", "R50")),
     ("G00", ("R51", "R50")), ("K29", ("R10", "R11")), ("K59.0", ("R19",)),
     ("E11", ("R73", "R35", "R63.1")), ("E10", ("R73", "R35", "R63.1")),
+    # signs that are the disease itself: erythema of cellulitis, hypotension of sepsis
+    ("L03", ("L53",)), ("A41", ("I95.9",)),
+    # a urinary tract infection of a specified site is not also coded as "site not
+    # specified" (N39.0's Excludes1 "urinary tract infection of specified site")
+    ("N10", ("N39.0",)), ("N30", ("N39.0",)), ("N34", ("N39.0",)),
 )
 
 #: symptom (prefix) -> definitive diagnoses (prefixes) of the same body system/cause;
