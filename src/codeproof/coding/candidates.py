@@ -239,11 +239,13 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
     length = max(len(doc.text), 1)
     norm = max(n_train, 1)
     idf = index.idf if index is not None else {}
+    sentence_stems = [frozenset(t.stem for t in tokens) for tokens in doc.tokens]
+    spans_memo: dict[tuple[int, int], str] = {}
 
     out: list[Candidate] = []
     breaks = [m.start() for m in _CLAUSE_BREAK.finditer(doc.text)]
     for code, all_hits in by_code.items():
-        hits = _distinct(doc.text, breaks, all_hits)
+        hits = _distinct(doc.text, breaks, all_hits, spans_memo)
         titles = [h for h in hits if h.source in ("title", "inclusion")]
         partial = [h for h in hits if h.source == "partial"]
         lex = [h for h in hits if h.source == "lexicon"]
@@ -294,7 +296,7 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
             best_p.strength if best_p else 0.0,
             best_p.cover if best_p else 0.0,
             max(h.start for h in hits) / length,
-            _idf_cover(title, hit_sentences, doc, idf),
+            _idf_cover(title, hit_sentences, sentence_stems, idf),
             float(bool(best_l) and l_strength >= best_lex_in_cat[code[:3]]),
             float(min(len(span_codes[(h.start, h.end)]) for h in hits)),
             l_strength / span_best[(best_l.start, best_l.end)] if best_l else 0.0,
@@ -309,7 +311,7 @@ def _title_stems(title: str) -> tuple[str, ...]:
     return term_stems(title)
 
 
-def _idf_cover(title: str, sentences: set[int], doc: DocAnalysis,
+def _idf_cover(title: str, sentences: set[int], sentence_stems: Sequence[frozenset[str]],
                idf: Mapping[str, float]) -> float:
     """IDF-weighted share of the code title's stems found in the hits' sentences.
 
@@ -320,9 +322,9 @@ def _idf_cover(title: str, sentences: set[int], doc: DocAnalysis,
     stems = _title_stems(title)
     if not stems:
         return 0.0
-    present = {t.stem for si in sentences for t in doc.tokens[si]}
     weights = [idf.get(s, 1.0) for s in stems]
-    found = sum(w for s, w in zip(stems, weights, strict=True) if s in present)
+    found = sum(w for s, w in zip(stems, weights, strict=True)
+                if any(s in sentence_stems[si] for si in sentences))
     return found / sum(weights)
 
 
@@ -330,7 +332,8 @@ _CLAUSE_BREAK = re.compile(r"[.;:()\[\]\n]")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
-def _distinct(text: str, breaks: list[int], hits: list[Hit]) -> list[Hit]:
+def _distinct(text: str, breaks: list[int], hits: list[Hit],
+              memo: dict[tuple[int, int], str] | None = None) -> list[Hit]:
     """Hits of one code minus verbatim repeats of the same clause.
 
     Templated notes copy a clause (the chief complaint, a problem-list line) into
@@ -338,7 +341,16 @@ def _distinct(text: str, breaks: list[int], hits: list[Hit]) -> list[Hit]:
     as corroborated evidence (features ``n_sentences``, ``affirmed_hits``...), a
     pattern the training case reports do not have. A hit counts once per distinct
     clause (normalized words between punctuation); all hits stay evidence.
+    ``memo`` caches normalized spans across the codes of one note.
     """
+    cache: dict[tuple[int, int], str] = memo if memo is not None else {}
+
+    def normalized(start: int, end: int) -> str:
+        found = cache.get((start, end))
+        if found is None:
+            found = cache[(start, end)] = _NON_WORD.sub(" ", text[start:end].lower()).strip()
+        return found
+
     seen: set[tuple[str, str]] = set()
     out: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (h.start, h.end, h.source)):
@@ -346,12 +358,10 @@ def _distinct(text: str, breaks: list[int], hits: list[Hit]) -> list[Hit]:
         left = breaks[i - 1] + 1 if i else 0
         j = bisect.bisect_left(breaks, hit.end)
         right = breaks[j] if j < len(breaks) else len(text)
-        clause = _NON_WORD.sub(" ", text[left:right].lower()).strip()
-        words = _NON_WORD.sub(" ", text[hit.start:hit.end].lower()).strip()
-        key = (hit.source, words + "|" + clause)
-        if len(clause.split()) >= 4 and key in seen:
+        clause = normalized(left, right)
+        key = (hit.source, normalized(hit.start, hit.end) + "|" + clause)
+        if key in seen and clause.count(" ") >= 3:  # >= 4 words
             continue
         seen.add(key)
         out.append(hit)
     return out
-
