@@ -109,8 +109,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build the coding model artifact from CodiEsp train (reproducible recipe)."""
         from codeproof.coding.recipe import build_artifact
+        from codeproof.config import load_settings
 
-        manifest = build_artifact(data, out, folds=folds, systems=tuple(system))
+        manifest = build_artifact(data, out, folds=folds, systems=tuple(system),
+                                  cache_dir=load_settings().reference_path)
         typer.echo(f"model {manifest['model_version']}")
         for name, report in manifest["cross_validation"].items():
             typer.echo(f"  {name}: held-out P/R/F1 {report['oof_precision']}/"

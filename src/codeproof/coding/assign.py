@@ -24,6 +24,7 @@ import numpy as np
 
 from codeproof.coding.artifact import Artifact, default_model_path, load_artifact
 from codeproof.coding.candidates import FEATURES, Candidate, CodeInfoLite, Hit, analyze, generate
+from codeproof.coding.dense import StaticEmbedder
 from codeproof.coding.guidelines import Proposal, apply_guidelines
 from codeproof.coding.lexicon import Lexicon
 from codeproof.coding.text import Context, context_of
@@ -67,7 +68,7 @@ class Coder:
                  max_codes: int = 40, min_confidence: float = 0.10,
                  seventh_character: bool = True, symptom_policy: str = "integral",
                  fallback: SystemModel | None = None, header_codes: str = "review",
-                 convention: str = "ocg") -> None:
+                 convention: str = "ocg", dense: StaticEmbedder | None = None) -> None:
         self.artifact = artifact
         self.systems: Mapping[str, SystemModel] = (
             artifact.systems if artifact is not None
@@ -80,16 +81,21 @@ class Coder:
         self.symptom_policy = symptom_policy
         self.header_codes = header_codes
         self.convention = convention
+        self.dense = dense
 
     @classmethod
     def load(cls, path: Path | None = None, *, threshold: float | None = None,
              max_codes: int = 40, min_confidence: float = 0.10,
              seventh_character: bool = True, symptom_policy: str = "integral",
-             header_codes: str = "review", convention: str = "ocg") -> Coder:
+             header_codes: str = "review", convention: str = "ocg",
+             cache_dir: Path | None = None) -> Coder:
         """Load the artifact at ``path`` (default: the committed one).
 
         When it is absent, fall back to the unlearned title matcher, whose
-        confidences are deliberately low (never auto-finalized).
+        confidences are deliberately low (never auto-finalized). ``cache_dir`` is the
+        reference directory holding the static MiniLM table of the dense features
+        (default: the configured one); without the ``dense`` extra those features are
+        missing values and the coder says so once.
         """
         where = path if path is not None else default_model_path()
         try:
@@ -101,10 +107,13 @@ class Coder:
                            exc.code)
             artifact = None
         fallback = None if artifact is not None else _fallback_model()
+        dense = None
+        if artifact is not None and artifact.manifest.get("dense"):
+            dense = _load_dense(cache_dir)
         return cls(artifact, threshold=threshold, max_codes=max_codes,
                    min_confidence=min_confidence, seventh_character=seventh_character,
                    symptom_policy=symptom_policy, fallback=fallback,
-                   header_codes=header_codes, convention=convention)
+                   header_codes=header_codes, convention=convention, dense=dense)
 
     def threshold(self, system: str) -> float:
         """The emission threshold of ``system`` (setting override, else the trained one)."""
@@ -144,7 +153,7 @@ class Coder:
                              prior=model.prior, prior_cat=model.prior_cat,
                              n_train=model.n_train, context=ctx,
                              section_weight=weight if sections else None,
-                             note_id=note.id)
+                             note_id=note.id, dense=self.dense)
             if not cands:
                 continue
             x = np.asarray([c.features for c in cands], dtype=np.float64)
@@ -326,6 +335,20 @@ def _sequence(codes: list[CodeAssignment]) -> list[CodeAssignment]:
     return out
 
 
+def _load_dense(cache_dir: Path | None) -> StaticEmbedder | None:
+    from codeproof.coding.dense import load_static_embedder
+    from codeproof.config import load_settings
+    from codeproof.errors import BackendUnavailable
+
+    try:
+        return load_static_embedder(cache_dir if cache_dir is not None
+                                    else load_settings().reference_path)
+    except BackendUnavailable as exc:
+        logger.warning("coding: dense features unavailable (%s); ranking without them",
+                       exc.code)
+        return None
+
+
 def _fallback_model() -> SystemModel:
     from codeproof.coding.lexicon import TitleIndex
     from codeproof.coding.ranking import Calibrator
@@ -363,6 +386,7 @@ def build_assign_stage(runtime: Runtime) -> AssignStage:
                           seventh_character=getattr(settings, "seventh_character", True),
                           symptom_policy=getattr(settings, "symptom_policy", "integral"),
                           header_codes=getattr(settings, "header_codes", "review"),
-                          convention=getattr(settings, "convention", "ocg"))
+                          convention=getattr(settings, "convention", "ocg"),
+                          cache_dir=runtime.settings.reference_path)
 
     return AssignStage(runtime.resource("coding.coder", make))

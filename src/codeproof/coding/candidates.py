@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from codeproof.coding.dense import StaticEmbedder
 from codeproof.coding.lexicon import Lexicon, TitleIndex, term_stems
 from codeproof.coding.text import STOPWORDS, Context, Token, context_of, sentence_spans, tokenize
 
@@ -40,6 +41,7 @@ FEATURES: tuple[str, ...] = (
     "prior_code", "prior_cat", "code_len", "billable", "unspec", "chapter",
     "n_sources", "cat_cands", "doc_len", "sec_weight", "p_stems", "p_cover",
     "last_pos", "title_idf_cover", "l_best_in_cat", "span_codes", "span_share",
+    "dense_span", "dense_sent",
 )
 
 
@@ -193,12 +195,13 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
              prior_cat: Mapping[str, int], n_train: int,
              context: _CtxFn | None = None,
              section_weight: Callable[[int], float] | None = None,
-             note_id: str = "") -> list[Candidate]:
+             note_id: str = "", dense: StaticEmbedder | None = None) -> list[Candidate]:
     """Propose codes for ``doc`` with their features.
 
     ``context(sentence, start, end)`` gives the assertion of a span (defaults to the built-in
     cue scan of its sentence); ``section_weight(offset)`` the weight of the
-    section at an offset (default 1).
+    section at an offset (default 1); ``dense`` the static MiniLM vectors of the dense
+    features (missing values, NaN, without it).
     """
     contexts: dict[tuple[int, int], Context] = {}
 
@@ -300,10 +303,25 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
             float(bool(best_l) and l_strength >= best_lex_in_cat[code[:3]]),
             float(min(len(span_codes[(h.start, h.end)]) for h in hits)),
             l_strength / span_best[(best_l.start, best_l.end)] if best_l else 0.0,
+            *_dense_features(dense, doc, hits, meta.title if meta else ""),
         )
         out.append(Candidate(code=code, hits=tuple(all_hits), features=features))
     out.sort(key=lambda c: c.code)
     return out
+
+
+_NO_DENSE = (math.nan, math.nan)
+
+
+def _dense_features(dense: StaticEmbedder | None, doc: DocAnalysis, hits: Sequence[Hit],
+                    title: str) -> tuple[float, float]:
+    """Cosine of the code title with its best evidence span and best evidence sentence."""
+    if dense is None or not title:
+        return _NO_DENSE
+    span = max(dense.similarity(doc.text[h.start:h.end], title) for h in hits)
+    sentence = max(dense.similarity(doc.text[slice(*doc.sentences[si])], title)
+                   for si in {h.sentence for h in hits})
+    return span, sentence
 
 
 @lru_cache(maxsize=65536)

@@ -18,6 +18,7 @@ from typing import Any
 from codeproof.coding.artifact import default_model_path, save_artifact
 from codeproof.coding.candidates import CodeInfoLite, analyze
 from codeproof.coding.corpus import load_codiesp
+from codeproof.coding.dense import load_static_embedder
 from codeproof.coding.lexicon import TitleIndex
 from codeproof.coding.reference import cm_reference, pcs_reference, source_versions
 from codeproof.coding.train import (
@@ -44,9 +45,15 @@ def _version(dist: str) -> str:
 
 
 def build_artifact(data_root: Path, out: Path | None = None, *, folds: int = 5,
-                   systems: tuple[str, ...] = ("ICD-10-CM", "ICD-10-PCS")) -> dict[str, Any]:
-    """Train on ``data_root/train`` and write the artifact to ``out``; return the manifest."""
+                   systems: tuple[str, ...] = ("ICD-10-CM", "ICD-10-PCS"),
+                   cache_dir: Path | None = None) -> dict[str, Any]:
+    """Train on ``data_root/train`` and write the artifact to ``out``; return the manifest.
+
+    ``cache_dir`` (the reference directory) holds the static MiniLM table of the dense
+    features (:mod:`codeproof.coding.dense`); training needs the ``dense`` extra.
+    """
     target = out if out is not None else default_model_path()
+    dense = load_static_embedder(cache_dir)
     docs, digest = load_codiesp(data_root, "train")
     logger.info("training on %d notes (digest %s)", len(docs), digest[:12])
     analyses = [analyze(doc.text, max_n=MAX_N) for doc in docs]
@@ -55,7 +62,8 @@ def build_artifact(data_root: Path, out: Path | None = None, *, folds: int = 5,
     if "ICD-10-CM" in systems:
         info, terms = cm_reference()
         model, report = train_system(docs, system="ICD-10-CM", info=info,
-                                     index=TitleIndex(terms), folds=folds, analyses=analyses)
+                                     index=TitleIndex(terms), folds=folds, analyses=analyses,
+                                     dense=dense)
         models["ICD-10-CM"], reports["ICD-10-CM"] = model, dataclasses.asdict(report)
     if "ICD-10-PCS" in systems:
         pcs = dict(pcs_reference())
@@ -66,7 +74,7 @@ def build_artifact(data_root: Path, out: Path | None = None, *, folds: int = 5,
                         title=f"ICD-10-PCS partial code (first {len(code)} characters); "
                               "complete it before billing", billable=False)
         model, report = train_system(docs, system="ICD-10-PCS", info=pcs, index=None,
-                                     folds=folds, analyses=analyses)
+                                     folds=folds, analyses=analyses, dense=dense)
         models["ICD-10-PCS"], reports["ICD-10-PCS"] = model, dataclasses.asdict(report)
     manifest: dict[str, Any] = {
         "model_name": MODEL_NAME,
@@ -80,6 +88,7 @@ def build_artifact(data_root: Path, out: Path | None = None, *, folds: int = 5,
         "threshold_rule": f"max MAP with micro-F1 >= {F1_SHARE} x best micro-F1 (held-out)",
         "lexicon": LEXICON_PARAMS,
         "calibration": "isotonic on grouped cross-validated scores",
+        "dense": dense.version,
         "libraries": {"scikit-learn": _version("scikit-learn"), "numpy": _version("numpy"),
                       **source_versions()},
         "thresholds": {s: m.threshold for s, m in models.items()},

@@ -37,6 +37,7 @@ from codeproof.coding.candidates import (
     generate,
 )
 from codeproof.coding.corpus import CorpusDoc
+from codeproof.coding.dense import StaticEmbedder
 from codeproof.coding.lexicon import Lexicon, TitleIndex, term_stems
 from codeproof.coding.ranking import Calibrator, TreeEnsemble
 
@@ -186,9 +187,13 @@ def _choose_threshold(p: np.ndarray[Any, Any], y: np.ndarray[Any, Any],
 def train_system(docs: Sequence[CorpusDoc], *, system: str,
                  info: Mapping[str, CodeInfoLite], index: TitleIndex | None,
                  folds: int = 5, analyses: Sequence[DocAnalysis] | None = None,
-                 gbm_params: Mapping[str, Any] | None = None
+                 gbm_params: Mapping[str, Any] | None = None,
+                 dense: StaticEmbedder | None = None
                  ) -> tuple[SystemModel, TrainReport]:
-    """Train the ranker and calibrator of ``system`` on ``docs`` (see module doc)."""
+    """Train the ranker and calibrator of ``system`` on ``docs`` (see module doc).
+
+    ``dense`` provides the dense features; the coder must then be given the same one.
+    """
     params = dict(GBM_PARAMS_BY_SYSTEM.get(system, GBM_PARAMS) if gbm_params is None
                   else gbm_params)
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -216,12 +221,17 @@ def train_system(docs: Sequence[CorpusDoc], *, system: str,
             gold_total += len(gold)
             gold_by_doc[i] = len(gold)
             for cand in generate(analyses[i], index=index, lexicon=lexicon, info=info,
-                                 prior=prior, prior_cat=prior_cat, n_train=len(train_idx)):
+                                 prior=prior, prior_cat=prior_cat, n_train=len(train_idx),
+                                 dense=dense):
                 rows.append(cand.features)
                 labels.append(int(cand.code in gold))
                 groups.append(i)
         logger.info("%s fold %d: %d rows", system, k, len(rows))
     x = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+    # a feature missing on every row (the dense scores when ``dense`` is None) becomes a
+    # constant: scikit-learn cannot bin an all-missing column, and a constant column is
+    # never split on, so the value the coder passes for it later does not matter
+    x[:, np.isnan(x).all(axis=0)] = 0.0
     y = np.asarray(labels, dtype=np.int64)
     g = np.asarray(groups)
     oof = np.zeros(len(y))

