@@ -73,6 +73,8 @@ def _end_to_end() -> None:
         proc = subprocess.run([*CLI, "code", str(DATA / "dev" / "text"), "--out", tmp],
                               capture_output=True, text=True, cwd=ROOT, check=False,
                               env={**os.environ, "CODEPROOF_HOME": str(Path(tmp) / "home"),
+                                   "CODEPROOF_REFERENCE_DIR": str(ROOT / ".codeproof"
+                                                                  / "reference"),
                                    "CODEPROOF_CODING__CONVENTION": "mentions"})
         seconds = time.perf_counter() - t0
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

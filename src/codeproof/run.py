@@ -345,6 +345,11 @@ def code_paths(runtime: Runtime, inputs: Iterable[Path], out_dir: Path, *,
         registry = get_registry("stages")  # fail fast on unknown names without loading
         for name in runtime.settings.pipeline.stages:  # models in this process
             registry.get(name)
+        if "coding.assign.v1" in runtime.settings.pipeline.stages:
+            from codeproof.coding.dense import ensure_static_table
+
+            # fill the coder's one-time cache here, not in every worker at once
+            ensure_static_table(runtime.settings.reference_path)
     else:
         with _gc_paused():  # see _gc_paused; the collector is the caller's, left as it was
             _pipeline(runtime)  # fail fast on configuration errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,3 +78,20 @@ def test_coder_without_the_model_package_ranks_without_dense(
     assert any("dense features unavailable" in r.getMessage() for r in caplog.records)
     out = coder.code(encounter_from_text("n1", "Chest radiograph showed pneumonia."))
     assert out.candidates  # still ranked, with the dense features missing
+
+
+def test_static_table_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeproof.coding import dense
+
+    calls: list[int] = []
+
+    def build() -> dict[str, object]:
+        calls.append(1)
+        return {"table": np.zeros((1, 4), np.float16), "model_id": "t"}
+
+    monkeypatch.setattr(dense, "_build_table", build)
+    assert dense.ensure_static_table(tmp_path) is True
+    assert dense.ensure_static_table(tmp_path) is True
+    assert len(calls) == 1
+    assert dense.load_static_embedder(tmp_path).table.shape == (1, 4)
+    assert len(calls) == 1

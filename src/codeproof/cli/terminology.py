@@ -48,6 +48,10 @@ def build(
     typer.echo(f"built {folder}")
     for key in sorted(versions):
         typer.echo(f"  {key}: {versions[key]}")
+    from codeproof.coding.dense import ensure_static_table
+
+    ready = ensure_static_table(target)  # the coder's dense features (built once, cached)
+    typer.echo(f"  coding.dense: {'static MiniLM table cached' if ready else 'unavailable'}")
 
 
 @terminology_app.command("versions")

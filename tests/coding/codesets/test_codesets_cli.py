@@ -51,6 +51,12 @@ def test_cli_build(tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(codesets, "build_terminology",
                         partial(codesets.build_terminology, **mini_sources()))
+    import numpy as np
+
+    from codeproof.coding import dense
+
+    monkeypatch.setattr(dense, "_build_table",  # the real one distils MiniLM (~15 s)
+                        lambda: {"table": np.zeros((1, 4), np.float16), "model_id": "t"})
     rc, out, _ = run_cli(monkeypatch, capsys, "terminology", "build", "--reference-dir",
                          str(tmp_path), "--icd11-dir", str(fixtures_dir / "icd11"),
                          "--cpt-file", str(fixtures_dir / "fake_cpt.tsv"),
@@ -59,6 +65,8 @@ def test_cli_build(tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.Monke
     assert out.startswith(f"built {tmp_path / 'icd10cm-fy2026'}")
     assert "  count.CPT: 3" in out and "  count.HCPCS: 2" in out
     assert "  icd11.map: WHO ICD-10 to ICD-11 tables (user-supplied" in out
+    assert "  coding.dense: static MiniLM table cached" in out
+    assert list((tmp_path / "cache").glob("minilm-static-*.pkl"))
 
 
 def test_cli_build_rejects_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
