@@ -303,7 +303,7 @@ def generate(doc: DocAnalysis, *, index: TitleIndex | None, lexicon: Lexicon | N
             float(bool(best_l) and l_strength >= best_lex_in_cat[code[:3]]),
             float(min(len(span_codes[(h.start, h.end)]) for h in hits)),
             l_strength / span_best[(best_l.start, best_l.end)] if best_l else 0.0,
-            *_dense_features(dense, doc, hits, meta.title if meta else ""),
+            *_dense_features(dense, doc, hits, hit_sentences, meta.title if meta else ""),
         )
         out.append(Candidate(code=code, hits=tuple(all_hits), features=features))
     out.sort(key=lambda c: c.code)
@@ -314,13 +314,13 @@ _NO_DENSE = (math.nan, math.nan)
 
 
 def _dense_features(dense: StaticEmbedder | None, doc: DocAnalysis, hits: Sequence[Hit],
-                    title: str) -> tuple[float, float]:
+                    sentences: set[int], title: str) -> tuple[float, float]:
     """Cosine of the code title with its best evidence span and best evidence sentence."""
     if dense is None or not title:
         return _NO_DENSE
     span = max(dense.similarity(doc.text[h.start:h.end], title) for h in hits)
     sentence = max(dense.similarity(doc.text[slice(*doc.sentences[si])], title)
-                   for si in {h.sentence for h in hits})
+                   for si in sentences)
     return span, sentence
 
 
